@@ -1,0 +1,183 @@
+/* Internal declarations of the eddy runtime (eddy__ prefix): shared by the
+ * runtime's files, never installed. */
+#ifndef EDDY_RUNTIME_INTERNAL_H
+#define EDDY_RUNTIME_INTERNAL_H
+
+#include "config.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eddy.h"
+#include "runtime/ctx.h"
+
+#define eddy__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define eddy__min(a, b) ((a) < (b) ? (a) : (b))
+#define EDDY__LIKELY(x) __builtin_expect(!!(x), 1)
+#define EDDY__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ stacks */
+
+typedef struct eddy__stack {
+    char *base;      /* lowest usable byte */
+    size_t size;     /* usable bytes */
+    unsigned flags;  /* EDDY_SPAWN_NOGUARD or 0 */
+    unsigned vg_id;  /* valgrind stack id */
+} eddy__stack_t;
+
+/** Takes a stack of at least size bytes from the pool or maps a new one. */
+int eddy__stack_get(eddy__stack_t *s, size_t size, unsigned flags);
+/** Returns a stack to the pool (or unmaps it when the pool is full). */
+void eddy__stack_put(eddy__stack_t *s);
+/** Unmaps every pooled stack (runtime teardown). */
+void eddy__stack_pool_drain(void);
+
+/* ------------------------------------------------------------------ tasks */
+
+enum eddy__state {
+    EDDY__READY,   /* in the ready queue (or new) */
+    EDDY__RUNNING, /* the current task */
+    EDDY__WAITING, /* parked on t->wait */
+    EDDY__DONE
+};
+
+/** Called when a task finishes: joiners, combinators and groups. */
+typedef struct eddy__watch {
+    struct eddy__watch *prev, *next;
+    eddy_task_t *task; /* NULL once fired or removed */
+    void (*cb)(struct eddy__watch *w, eddy_task_t *finished);
+    void *data;
+} eddy__watch_t;
+
+struct eddy_task {
+    eddy__ctx_t ctx;
+    eddy__stack_t stack;
+    eddy_task_fn fn;
+    void *arg;
+    void *result;
+    int status;
+    uint8_t state;
+    bool started;
+    bool cancel_pending;
+    bool timer_init;
+    unsigned refs;   /* handle + alive */
+    unsigned shield; /* depth of shielded sections */
+
+    eddy_wait_t *wait;        /* what a WAITING task is parked on */
+    uint64_t wait_deadline;   /* the wait's own deadline (EDDY_FOREVER) */
+    int wait_deadline_status; /* what reaching it returns */
+    eddy_timeout_t *scope;    /* innermost timeout scope */
+    uv_timer_t timer;         /* arms the nearest deadline of a wait */
+
+    eddy_task_t *next_ready;
+    eddy_task_t *prev_live, *next_live; /* every unfinished task */
+    eddy__watch_t *watchers;            /* called when the task finishes */
+
+    eddy_group_t *group; /* owning group, if any */
+    eddy_task_t *gprev, *gnext;
+
+#ifdef EDDY_ASAN
+    void *asan_fake_stack;
+#endif
+    char name[24];
+};
+
+/** Registers w to be called once t finishes (t must not be done). */
+void eddy__watch_add(eddy_task_t *t, eddy__watch_t *w,
+                     void (*cb)(eddy__watch_t *, eddy_task_t *), void *data);
+/** Removes a watch that has not fired yet; no-op if it has. */
+void eddy__watch_remove(eddy__watch_t *w);
+
+/** Called by the task itself when fn returns: notifies watchers. */
+void eddy__task_finish(eddy_task_t *t, int status);
+/** Waits, without being interruptible, until t is done (cleanup paths of
+ *  combinators after they cancelled t). */
+void eddy__wait_done_uninterruptibly(eddy_task_t *t);
+/** A group child finished (called from eddy__task_finish). */
+void eddy__group_child_done(eddy_task_t *t);
+/** Drops one reference; frees t at zero. */
+void eddy__task_unref(eddy_task_t *t);
+/** Frees every pooled task struct (teardown). */
+void eddy__task_pool_drain(void);
+/** Creates a task without a handle for the caller; used by groups. */
+int eddy__task_new(eddy_task_t **t, eddy_task_fn fn, void *arg, const eddy_spawn_opts_t *opts);
+
+/* -------------------------------------------------------------- scheduler */
+
+typedef struct eddy__rt {
+    uv_loop_t loop;
+    eddy__ctx_t sched_ctx;
+    eddy_task_t *current;
+    eddy_task_t *ready_head, *ready_tail;
+    eddy_task_t *live; /* every unfinished task */
+    size_t nlive;
+    eddy_task_t *task_pool; /* freed task structs, with their timers */
+    size_t task_pool_len;
+#ifdef EDDY_ASAN
+    void *sched_fake_stack;
+    const void *sched_stack_bottom;
+    size_t sched_stack_size;
+#endif
+} eddy__rt_t;
+
+extern __thread eddy__rt_t *eddy__rt;
+
+/** Appends t to the ready queue. */
+void eddy__ready(eddy_task_t *t);
+/** Switches from the running task to the scheduler. */
+void eddy__switch_to_scheduler(eddy_task_t *t);
+/** Entry of every task's context. */
+void eddy__task_entry(void *arg);
+
+/* ------------------------------------------------------------------ waits */
+
+/** Parks the running task on w with its own deadline (absolute loop ms, or
+ *  EDDY_FOREVER); reaching it returns deadline_status. */
+int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status);
+/** Interrupts a parked task: runs the wait's hook and wakes it. */
+void eddy__interrupt(eddy_task_t *t, int status);
+/** Nearest deadline of t's timeout scopes that apply now (EDDY_FOREVER). */
+uint64_t eddy__scope_deadline(const eddy_task_t *t);
+/** Marks t's applicable scopes whose deadline <= now as expired; returns
+ *  true if any of them is expired. */
+bool eddy__scope_check(eddy_task_t *t, uint64_t now);
+/** A deadline that applies to a parked t moved: re-arm or interrupt. */
+void eddy__rearm(eddy_task_t *t);
+
+/** A FIFO of parked tasks (locks, events, queues...).  The waiter lives on
+ *  the waiting task's stack. */
+typedef struct eddy__waiter {
+    eddy_wait_t w;
+    struct eddy__waiter *prev, *next;
+    struct eddy__waitq *q;
+    void *item; /* a handoff slot */
+} eddy__waiter_t;
+
+typedef struct eddy__waitq {
+    eddy__waiter_t *head, *tail;
+    size_t len;
+} eddy__waitq_t;
+
+static inline void eddy__waitq_init(eddy__waitq_t *q)
+{
+    q->head = q->tail = NULL;
+    q->len = 0;
+}
+/** Appends the running task to q and parks it; an interruption unlinks it.
+ *  Returns the status it was woken with. */
+int eddy__waitq_park(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms);
+/** Unlinks and returns the first waiter (NULL if none); wake it next. */
+eddy__waiter_t *eddy__waitq_pop(eddy__waitq_t *q);
+/** Wakes the first waiter with status; false if there was none. */
+bool eddy__waitq_wake_one(eddy__waitq_t *q, int status);
+/** Wakes every waiter with status. */
+void eddy__waitq_wake_all(eddy__waitq_t *q, int status);
+
+/** Current task or NULL; returns EDDY_ENOTASK from the caller if NULL. */
+#define EDDY__CURRENT_OR_RETURN(t)                                                                 \
+    eddy_task_t *t = eddy__rt ? eddy__rt->current : NULL;                                          \
+    if (EDDY__UNLIKELY(t == NULL))                                                                 \
+        return EDDY_ENOTASK;
+
+#endif

@@ -1,0 +1,243 @@
+/* The scheduler: eddy_run's loop, the ready queue and the switches between
+ * the scheduler's context (the thread's own stack) and the tasks'.
+ *
+ * Tasks never switch to each other directly: a task that waits switches to
+ * the scheduler, which resumes the next ready task.  Ready tasks are run in
+ * batches, one batch per loop turn (asyncio's call_soon), so libuv
+ * callbacks only mark tasks ready and never run task code themselves. */
+#include "runtime/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef EDDY_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+__thread eddy__rt_t *eddy__rt;
+
+uv_loop_t *eddy_loop(void)
+{
+    return eddy__rt ? &eddy__rt->loop : NULL;
+}
+
+uint64_t eddy_now(void)
+{
+    return eddy__rt ? uv_now(&eddy__rt->loop) : 0;
+}
+
+void eddy__ready(eddy_task_t *t)
+{
+    eddy__rt_t *rt = eddy__rt;
+    t->state = EDDY__READY;
+    t->next_ready = NULL;
+    if (rt->ready_tail)
+        rt->ready_tail->next_ready = t;
+    else
+        rt->ready_head = t;
+    rt->ready_tail = t;
+}
+
+/* -------------------------------------------------------------- switching */
+
+void eddy__switch_to_scheduler(eddy_task_t *t)
+{
+    eddy__rt_t *rt = eddy__rt;
+#ifdef EDDY_ASAN
+    /* A finished task never comes back: let ASan drop its fake stack. */
+    __sanitizer_start_switch_fiber(t->state == EDDY__DONE ? NULL : &t->asan_fake_stack,
+                                   rt->sched_stack_bottom, rt->sched_stack_size);
+#endif
+    eddy__ctx_switch(&t->ctx, &rt->sched_ctx);
+#ifdef EDDY_ASAN
+    __sanitizer_finish_switch_fiber(t->asan_fake_stack, &rt->sched_stack_bottom,
+                                    &rt->sched_stack_size);
+#endif
+}
+
+void eddy__task_entry(void *arg)
+{
+    eddy_task_t *t = arg;
+#ifdef EDDY_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &eddy__rt->sched_stack_bottom,
+                                    &eddy__rt->sched_stack_size);
+#endif
+    eddy__task_finish(t, t->fn(t->arg));
+    eddy__switch_to_scheduler(t);
+    abort(); /* a finished task is never resumed */
+}
+
+/* Runs t until it waits or finishes. */
+static void resume(eddy__rt_t *rt, eddy_task_t *t)
+{
+    if (!t->started) {
+        int rc;
+        if (t->cancel_pending) {
+            /* Cancelled before it ever ran: it never will. */
+            t->cancel_pending = false;
+            eddy__task_finish(t, UV_ECANCELED);
+            goto finished;
+        }
+        rc = eddy__stack_get(&t->stack, t->stack.size, t->stack.flags);
+        if (rc != 0) {
+            t->stack.base = NULL;
+            eddy__task_finish(t, rc);
+            goto finished;
+        }
+        t->started = true;
+        eddy__ctx_make(&t->ctx, t->stack.base, t->stack.size, eddy__task_entry, t);
+    }
+    t->state = EDDY__RUNNING;
+    rt->current = t;
+#ifdef EDDY_ASAN
+    __sanitizer_start_switch_fiber(&rt->sched_fake_stack, t->stack.base, t->stack.size);
+#endif
+    eddy__ctx_switch(&rt->sched_ctx, &t->ctx);
+#ifdef EDDY_ASAN
+    __sanitizer_finish_switch_fiber(rt->sched_fake_stack, NULL, NULL);
+#endif
+    rt->current = NULL;
+    if (t->state != EDDY__DONE)
+        return;
+    /* The task has switched away from its stack for good. */
+    eddy__stack_put(&t->stack);
+    t->stack.base = NULL;
+finished:
+    eddy__task_unref(t); /* the reference held while alive */
+}
+
+/* Runs the tasks that are ready now; tasks made ready meanwhile wait for
+ * the next turn, so a task that yields in a loop cannot starve the loop. */
+static void run_batch(eddy__rt_t *rt)
+{
+    eddy_task_t *t = rt->ready_head;
+    rt->ready_head = rt->ready_tail = NULL;
+    while (t != NULL) {
+        eddy_task_t *next = t->next_ready;
+        t->next_ready = NULL;
+        resume(rt, t);
+        t = next;
+    }
+}
+
+/* Cancels every unfinished task; returns how many were interrupted or
+ * marked. */
+static size_t cancel_all(eddy__rt_t *rt)
+{
+    size_t n = 0;
+    for (eddy_task_t *t = rt->live; t != NULL;) {
+        eddy_task_t *next = t->next_live;
+        if (!t->cancel_pending) {
+            eddy_cancel(t);
+            n++;
+        }
+        t = next;
+    }
+    return n;
+}
+
+/* Drives the loop until done(rt) holds.  Returns 0, or EDDY_EDEADLOCK when
+ * nothing could ever make progress again even after cancelling. */
+static int drive(eddy__rt_t *rt, bool (*done)(eddy__rt_t *, void *), void *arg)
+{
+    bool cancelled_for_deadlock = false;
+    for (;;) {
+        run_batch(rt);
+        if (done(rt, arg))
+            return 0;
+        int alive = uv_run(&rt->loop, rt->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+        if (alive || rt->ready_head != NULL)
+            continue;
+        /* No handle, no request, no ready task: nothing can wake anyone. */
+        if (done(rt, arg))
+            return 0;
+        if (cancelled_for_deadlock || cancel_all(rt) == 0)
+            return EDDY_EDEADLOCK;
+        cancelled_for_deadlock = true;
+    }
+}
+
+static bool main_done(eddy__rt_t *rt, void *arg)
+{
+    return ((eddy_task_t *)arg)->state == EDDY__DONE;
+}
+
+static bool all_done(eddy__rt_t *rt, void *arg)
+{
+    return rt->nlive == 0;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Frees what a deadlocked run could not finish: the tasks stay parked
+ * forever, so their stacks and structs are reclaimed without running. */
+static void abandon_live(eddy__rt_t *rt)
+{
+    while (rt->live != NULL) {
+        eddy_task_t *t = rt->live;
+        rt->live = t->next_live;
+        if (t->stack.base != NULL)
+            eddy__stack_put(&t->stack);
+        t->stack.base = NULL;
+        t->state = EDDY__DONE;
+        t->status = EDDY_EDEADLOCK;
+        rt->nlive--;
+        t->refs = 1;
+        eddy__task_unref(t);
+    }
+}
+
+int eddy_run(eddy_task_fn main_fn, void *arg)
+{
+    eddy__rt_t *rt;
+    eddy_task_t *main_task;
+    int rc, status;
+
+    if (eddy__rt != NULL)
+        return UV_EBUSY; /* one runtime per thread */
+    rt = calloc(1, sizeof(*rt));
+    if (rt == NULL)
+        return UV_ENOMEM;
+    rc = uv_loop_init(&rt->loop);
+    if (rc != 0) {
+        free(rt);
+        return rc;
+    }
+    eddy__rt = rt;
+
+    eddy_spawn_opts_t opts = {.name = "main"};
+    rc = eddy_spawn(&main_task, main_fn, arg, &opts);
+    if (rc != 0) {
+        status = rc;
+        goto teardown;
+    }
+    rc = drive(rt, main_done, main_task);
+    status = main_task->state == EDDY__DONE ? main_task->status : rc;
+    if (rc == EDDY_EDEADLOCK && status >= 0)
+        status = EDDY_EDEADLOCK;
+    eddy_detach(main_task);
+
+    /* asyncio.run: cancel what is left and let it unwind. */
+    if (rt->nlive > 0) {
+        cancel_all(rt);
+        if (drive(rt, all_done, NULL) != 0)
+            abandon_live(rt);
+    }
+
+teardown:
+    /* Close every handle: the tasks' timers and whatever was left open. */
+    eddy__task_pool_drain();
+    uv_walk(&rt->loop, close_walk_cb, NULL);
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&rt->loop);
+    assert(rc == 0);
+    (void)rc;
+    eddy__stack_pool_drain();
+    eddy__rt = NULL;
+    free(rt);
+    return status;
+}
