@@ -310,6 +310,32 @@ int eddy_wait_park(eddy_wait_t *w, uint64_t timeout_ms);
  *  callbacks or other tasks, on the loop's thread. */
 bool eddy_wait_wake(eddy_wait_t *w, int status);
 
+/* Private: a FIFO of parked tasks, embedded in the objects below.  The
+ * waiter lives on the waiting task's stack. */
+typedef struct eddy__waiter {
+    eddy_wait_t w;
+    struct eddy__waiter *prev, *next;
+    struct eddy__waitq *q;
+    void *item; /* a handoff slot */
+} eddy__waiter_t;
+
+typedef struct eddy__waitq {
+    eddy__waiter_t *head, *tail;
+    size_t len;
+} eddy__waitq_t;
+
+/* -------------------------------------------------------------------- Sync */
+
+/* ------------------------------------------------------------------ Queues */
+
+/* ----------------------------------------------------------------- Threads */
+
+/* ----------------------------------------------------------------- Streams */
+
+/* ------------------------------------------------------------------- Files */
+
+/* ------------------------------------------------------ Signals and timers */
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "eddy.h"
-#include "runtime/ctx.h"
+#include "runtime/core/ctx.h"
 
 #define eddy__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define eddy__min(a, b) ((a) < (b) ? (a) : (b))
@@ -144,20 +144,6 @@ uint64_t eddy__scope_deadline(const eddy_task_t *t);
 bool eddy__scope_check(eddy_task_t *t, uint64_t now);
 /** A deadline that applies to a parked t moved: re-arm or interrupt. */
 void eddy__rearm(eddy_task_t *t);
-
-/** A FIFO of parked tasks (locks, events, queues...).  The waiter lives on
- *  the waiting task's stack. */
-typedef struct eddy__waiter {
-    eddy_wait_t w;
-    struct eddy__waiter *prev, *next;
-    struct eddy__waitq *q;
-    void *item; /* a handoff slot */
-} eddy__waiter_t;
-
-typedef struct eddy__waitq {
-    eddy__waiter_t *head, *tail;
-    size_t len;
-} eddy__waitq_t;
 
 static inline void eddy__waitq_init(eddy__waitq_t *q)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "runtime/ctx.h"
+#include "runtime/core/ctx.h"
 
 static void trampoline(unsigned hi, unsigned lo, unsigned ehi, unsigned elo)
 {

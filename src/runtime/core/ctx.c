@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "runtime/ctx.h"
+#include "runtime/core/ctx.h"
 
 void eddy__ctx_trampoline(void);
 
