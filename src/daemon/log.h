@@ -1,0 +1,33 @@
+/* Logging.  The error log is written directly (it is rare).  Access-log
+ * records go from the connection tasks into a bounded queue that one
+ * writer task drains in batches with the runtime's file I/O: serving never
+ * waits on the disk, and when the queue is full records are dropped and
+ * counted. */
+#ifndef EDDY_DAEMON_LOG_H
+#define EDDY_DAEMON_LOG_H
+
+#include <stdint.h>
+
+#include "daemon/conf.h"
+#include "http/http.h"
+
+/** Points the logs at cfg's destinations and level (start-up, reload);
+ *  0 or -1 with the reason logged. */
+int log_configure(const config_t *cfg);
+/** Starts the access-log writer task (inside the runtime). */
+int log_start(void);
+/** Flushes what is queued and stops the writer. */
+void log_stop(void);
+/** Reopens the log files (SIGUSR1, after logrotate moved them). */
+void log_reopen(void);
+
+/** An error-log line "TIME [level] message". */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Queues an access-log record in combined format. */
+void log_access(const http_request_t *req, int status, uint64_t bytes);
+
+/** Records dropped because the queue was full (since start). */
+uint64_t log_dropped(void);
+
+#endif

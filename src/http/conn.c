@@ -1,0 +1,268 @@
+/* The connection task: read, feed llhttp, answer, repeat.
+ *
+ * The loop parses everything a read brought before it writes: the
+ * responses to pipelined requests collect in the output batch and leave in
+ * one vectored write when the parser needs more input.  Timeouts are
+ * timeout scopes around the reads they bound: keepalive while idle between
+ * requests, header from a request's first byte to the end of its head
+ * (slowloris), body between two reads of a body, send around writes. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/conn.h"
+
+enum feed_result { FEED_MORE, FEED_HEAD, FEED_MESSAGE, FEED_ERROR };
+
+static enum feed_result feed(http_conn_t *c, int *status)
+{
+    const char *p = c->in + c->in_parsed;
+    llhttp_errno_t err = llhttp_execute(&c->parser, p, c->in_end - c->in_parsed);
+
+    if (err == HPE_OK) {
+        c->in_parsed = c->in_end;
+        return FEED_MORE;
+    }
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        c->in_parsed = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
+        if (err == HPE_PAUSED)
+            llhttp_resume(&c->parser);
+        else
+            c->close = true; /* no protocol to switch to on this route */
+        if (c->msg_done) {
+            c->msg_done = false;
+            return FEED_MESSAGE;
+        }
+        return FEED_HEAD;
+    }
+    *status = http__parse_error_status(c, err);
+    return FEED_ERROR;
+}
+
+/* Moves the unconsumed input to the front of the buffer. */
+static void compact(http_conn_t *c)
+{
+    size_t d = c->in_start;
+    if (d == 0)
+        return;
+    memmove(c->in, c->in + d, c->in_end - d);
+    c->in_end -= d;
+    c->in_parsed -= d;
+    c->in_start = 0;
+    /* Spans of a head in progress move with it. */
+    c->method.off -= c->method.len ? (uint32_t)d : 0;
+    c->url.off -= c->url.len ? (uint32_t)d : 0;
+    c->version.off -= c->version.len ? (uint32_t)d : 0;
+    for (size_t i = 0; i < c->nhdr; i++) {
+        c->names[i].off -= c->names[i].len ? (uint32_t)d : 0;
+        c->values[i].off -= c->values[i].len ? (uint32_t)d : 0;
+    }
+}
+
+/* Reads more input within the timeout that applies now.  Returns bytes,
+ * UV_EOF, UV_ETIMEDOUT, UV_ENOBUFS (head larger than the buffer) or
+ * another error. */
+static ssize_t read_more(http_conn_t *c)
+{
+    const http_limits_t *lim = &c->site->limits;
+    uint64_t ms;
+    eddy_timeout_t scope;
+    ssize_t n;
+
+    if (c->in_end == c->in_cap)
+        compact(c);
+    if (c->in_end == c->in_cap)
+        return UV_ENOBUFS;
+    if (c->idle) {
+        ms = lim->keepalive_ms;
+    } else if (c->in_message && !c->head_done) {
+        uint64_t now = eddy_now();
+        ms = c->head_deadline > now ? c->head_deadline - now : 0;
+    } else {
+        ms = lim->body_ms;
+    }
+    eddy_timeout_enter(&scope, ms);
+    n = eddy_read(c->stream, c->in + c->in_end, c->in_cap - c->in_end);
+    eddy_timeout_leave(&scope);
+    if (n > 0)
+        c->in_end += (size_t)n;
+    return n;
+}
+
+static int acquire_site(http_conn_t *c)
+{
+    if (c->site == NULL)
+        c->site = c->srv->acquire(c->srv);
+    return c->site ? 0 : -1;
+}
+
+static void release_site(http_conn_t *c)
+{
+    if (c->site != NULL)
+        c->srv->release(c->srv, c->site);
+    c->site = NULL;
+}
+
+/* Buffers sized by the site the connection starts under. */
+static int conn_alloc(http_conn_t *c)
+{
+    const http_limits_t *lim = &c->site->limits;
+    c->in_cap = lim->header_size + 4096;
+    c->out_cap = 16384;
+    c->hdr_cap = lim->headers;
+    c->path_cap = lim->uri_size + 2;
+    c->in = malloc(c->in_cap);
+    c->out = malloc(c->out_cap);
+    c->names = malloc(c->hdr_cap * sizeof(span_t) + 1);
+    c->values = malloc(c->hdr_cap * sizeof(span_t) + 1);
+    c->hdrs = malloc(c->hdr_cap * sizeof(http_header_t) + 1);
+    c->path = malloc(c->path_cap);
+    return c->in && c->out && c->names && c->values && c->hdrs && c->path ? 0 : UV_ENOMEM;
+}
+
+static void conn_free(http_conn_t *c)
+{
+    http__out_reset(c);
+    free(c->in);
+    free(c->out);
+    free(c->names);
+    free(c->values);
+    free(c->hdrs);
+    free(c->path);
+    free(c);
+}
+
+static void link_conn(http_server_t *srv, http_conn_t *c)
+{
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+}
+
+static void unlink_conn(http_server_t *srv, http_conn_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+}
+
+/* Answers with an error and ends the connection. */
+static void fail(http_conn_t *c, int status)
+{
+    c->close = true;
+    if (status > 0 && acquire_site(c) == 0) {
+        http_response_error(c, status);
+        http__commit(c);
+    }
+}
+
+static void serve(http_conn_t *c)
+{
+    for (;;) {
+        int status = 0;
+
+        if (c->in_parsed < c->in_end) {
+            if (!c->in_message) {
+                /* The first byte of a request starts its header timeout. */
+                c->idle = false;
+                if (acquire_site(c) != 0)
+                    return;
+                c->head_deadline = eddy_now() + c->site->limits.header_ms;
+                c->in_start = c->in_parsed;
+            }
+            switch (feed(c, &status)) {
+            case FEED_MORE:
+                break;
+            case FEED_HEAD:
+                http__on_head(c);
+                c->in_start = c->in_parsed; /* the head's spans are done with */
+                if (c->abort) {
+                    http__commit(c);
+                    return;
+                }
+                continue;
+            case FEED_MESSAGE:
+                http__commit(c);
+                release_site(c);
+                c->in_start = c->in_parsed;
+                if (c->close || c->srv->draining)
+                    return;
+                continue;
+            case FEED_ERROR:
+                fail(c, status);
+                return;
+            }
+        }
+
+        /* Everything read is parsed: send what is ready, then read. */
+        if (http__flush(c) < 0)
+            return;
+        if (!c->in_message) {
+            c->idle = true;
+            c->in_start = c->in_parsed = c->in_end = 0;
+            release_site(c);
+            if (c->srv->draining)
+                return;
+            if (acquire_site(c) != 0)
+                return;
+        }
+        ssize_t n = read_more(c);
+        if (n > 0)
+            continue;
+        if (n == UV_ETIMEDOUT && !c->idle)
+            fail(c, 408);
+        else if (n == UV_ENOBUFS)
+            fail(c, c->url.len && !c->version.len ? 414 : 431);
+        return; /* end of stream, cancellation (shutdown), or an error */
+    }
+}
+
+void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
+{
+    http_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        eddy_close(stream);
+        return;
+    }
+    c->srv = srv;
+    c->stream = stream;
+    c->task = eddy_current();
+    c->idle = true;
+    if (eddy_stream_peer(stream, c->peer, sizeof(c->peer)) != 0)
+        strcpy(c->peer, "-");
+    llhttp_init(&c->parser, HTTP_REQUEST, &http__settings);
+    c->parser.data = c;
+    eddy_tcp_nodelay(stream, true);
+    link_conn(srv, c);
+
+    if (acquire_site(c) == 0 && conn_alloc(c) == 0)
+        serve(c);
+
+    /* Whatever was answered last goes out before the close; a cancelled
+     * task (shutdown) still says goodbye within the send timeout. */
+    if (c->ncommitted > 0 && c->site != NULL) {
+        eddy_shield_enter();
+        http__flush(c);
+        eddy_shield_leave();
+    }
+    release_site(c);
+    unlink_conn(srv, c);
+    eddy_close(stream);
+    conn_free(c);
+}
+
+void http_server_drain(http_server_t *srv)
+{
+    srv->draining = true;
+    for (http_conn_t *c = srv->conns; c != NULL; c = c->next) {
+        if (c->idle)
+            eddy_cancel(c->task);
+    }
+}

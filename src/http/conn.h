@@ -1,0 +1,97 @@
+/* Internals of a connection, shared by conn.c (reading and parsing),
+ * request.c (checks and dispatch) and response.c (staging and writing). */
+#ifndef EDDY_HTTP_CONN_H
+#define EDDY_HTTP_CONN_H
+
+#include <llhttp.h>
+
+#include "http/http.h"
+
+/* A response leaves as segments: runs of the output buffer and other
+ * memory go out in one vectored write, files with sendfile. */
+typedef struct out_seg {
+    const char *base;
+    size_t len;
+    int fd; /* >= 0: send len bytes of fd from off */
+    int64_t off;
+    void *ref;
+    void (*release)(void *ref);
+} out_seg_t;
+
+#define OUT_SEGS 64
+
+typedef struct span {
+    uint32_t off, len;
+} span_t;
+
+struct http_conn {
+    http_server_t *srv;
+    http_site_t *site; /* acquired for the request being parsed */
+    eddy_stream_t *stream;
+    eddy_task_t *task;
+    http_conn_t *prev, *next; /* srv->conns */
+    llhttp_t parser;
+    char peer[64];
+
+    /* Input: [in_start, in_parsed) is the head being parsed, [in_parsed,
+     * in_end) what llhttp has not seen yet. */
+    char *in;
+    size_t in_cap, in_start, in_parsed, in_end;
+
+    /* Output: segments [0, ncommitted) belong to finished requests and may
+     * be written; the rest is the response being staged. */
+    char *out;
+    size_t out_cap, out_used;
+    out_seg_t segs[OUT_SEGS];
+    size_t nsegs, ncommitted;
+    size_t resp_seg, resp_used; /* where the staged response starts */
+    int resp_status;
+    uint64_t resp_bytes;
+    bool resp_failed; /* the response did not fit: answer 500 */
+
+    /* The request being parsed. */
+    span_t method, url, version;
+    span_t *names, *values;
+    size_t nhdr, hdr_cap;
+    int hdr_idx[HTTP_H__COUNT];
+    int host_count;
+    int error; /* status chosen while parsing */
+    bool te_unknown, expect_continue, expect_other;
+    bool in_field;
+    bool in_message, head_done, msg_done;
+    bool head;
+    uint64_t head_deadline;
+    int64_t body_bytes;
+
+    unsigned nrequests;
+    bool close; /* after the current response */
+    bool abort; /* answer now, read nothing more */
+    bool idle;  /* waiting for a request's first byte */
+
+    http_header_t *hdrs; /* http_request_t.headers */
+    char *path;          /* decoded path */
+    size_t path_cap;
+};
+
+/* request.c */
+/** The head is complete: checks it, runs the handler, stages a response. */
+void http__on_head(http_conn_t *c);
+/** Maps a parse failure to its status. */
+int http__parse_error_status(http_conn_t *c, llhttp_errno_t err);
+/** Parser callbacks (static settings). */
+extern const llhttp_settings_t http__settings;
+/** Clears the per-request parse state at a message's start. */
+void http__request_reset(http_conn_t *c);
+
+/* response.c */
+/** Writes the committed segments (one vectored write per memory run). */
+int http__flush(http_conn_t *c);
+/** Marks everything staged as belonging to a finished request. */
+void http__commit(http_conn_t *c);
+/** Queues the interim 100 Continue ahead of the staged response and
+ *  writes it with everything committed before it. */
+int http__send_continue(http_conn_t *c);
+/** Releases every segment (connection end). */
+void http__out_reset(http_conn_t *c);
+
+#endif

@@ -1,0 +1,22 @@
+/* Wall-clock strings formatted once per second: the Date header
+ * (RFC 9110 IMF-fixdate) and the access log's time. */
+#ifndef EDDY_HTTP_DATE_H
+#define EDDY_HTTP_DATE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define HTTP_LOGTIME_LEN 26 /* "06/Nov/1994:08:49:37 +0000" */
+
+/** The current time as an IMF-fixdate (not NUL-terminated: HTTP_DATE_LEN). */
+const char *http_date_now(void);
+/** The current time in common-log format (HTTP_LOGTIME_LEN, UTC). */
+const char *http_logtime_now(void);
+/** Formats t as an IMF-fixdate into out (HTTP_DATE_LEN + 1 bytes). */
+void http_date_format(time_t t, char *out);
+/** Parses an IMF-fixdate (and the obsolete RFC 850 / asctime forms);
+ *  returns -1 if the text is not a date. */
+time_t http_date_parse(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,128 @@
+/* The HTTP/1.1 layer: connection tasks that parse requests with llhttp,
+ * hand each to a handler and write the responses.  It knows nothing of the
+ * config file: the daemon gives it an http_server_t whose site (limits,
+ * timeouts and handler) it acquires once per request, so a reload swaps
+ * the site between requests while each request finishes under its own. */
+#ifndef EDDY_HTTP_H
+#define EDDY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eddy.h"
+
+typedef struct http_conn http_conn_t;
+
+typedef struct http_header {
+    const char *name, *value;
+    size_t name_len, value_len;
+} http_header_t;
+
+/* Well-known request headers, found once while parsing. */
+enum http_hdr {
+    HTTP_H_HOST,
+    HTTP_H_IF_MATCH,
+    HTTP_H_IF_NONE_MATCH,
+    HTTP_H_IF_MODIFIED_SINCE,
+    HTTP_H_IF_UNMODIFIED_SINCE,
+    HTTP_H_RANGE,
+    HTTP_H_IF_RANGE,
+    HTTP_H_ACCEPT_ENCODING,
+    HTTP_H_REFERER,
+    HTTP_H_USER_AGENT,
+    HTTP_H_UPGRADE,
+    HTTP_H_CONNECTION,
+    HTTP_H__COUNT
+};
+
+typedef struct http_request {
+    int method;              /* llhttp_method_t */
+    const char *method_name; /* "GET" */
+    size_t method_len;
+    int version_minor; /* HTTP/1.x */
+    const char *target; /* as sent */
+    size_t target_len;
+    const char *path; /* decoded, normalised, NUL-terminated */
+    size_t path_len;
+    const char *query; /* after '?', not decoded (NULL if none) */
+    size_t query_len;
+    const http_header_t *headers;
+    size_t nheaders;
+    const http_header_t *hdr[HTTP_H__COUNT]; /* NULL if absent */
+    int64_t content_length; /* -1 if none */
+    bool chunked;
+    bool head; /* HEAD: headers only */
+    const char *peer; /* client address */
+} http_request_t;
+
+/* ------------------------------------------------------------ the site */
+
+typedef struct http_limits {
+    size_t header_size, body_size, uri_size, headers;
+    unsigned requests_per_connection; /* 0: unlimited */
+    uint64_t header_ms, body_ms, keepalive_ms, send_ms;
+} http_limits_t;
+
+typedef struct http_site http_site_t;
+/** Stages the response to req on c (http_response_*).  Returns 0, or an
+ *  HTTP status >= 400 for the layer to answer with a plain error page. */
+typedef int (*http_handler_fn)(http_site_t *site, http_conn_t *c, const http_request_t *req);
+
+struct http_site {
+    http_limits_t limits;
+    const char *server_header; /* NULL: no Server header */
+    http_handler_fn handle;
+};
+
+typedef struct http_server http_server_t;
+struct http_server {
+    /** The site new requests use, with a reference for this request. */
+    http_site_t *(*acquire)(http_server_t *srv);
+    void (*release)(http_server_t *srv, http_site_t *site);
+    /** A response was staged (for the access log). */
+    void (*log)(http_server_t *srv, const http_request_t *req, int status, uint64_t bytes);
+    /** Set when the server drains: idle connections close, busy ones
+     *  answer their current request with Connection: close. */
+    bool draining;
+    /** Open connections, for draining. */
+    http_conn_t *conns;
+    size_t nconns;
+};
+
+/** Serves one client connection until it closes (the body of a
+ *  connection task); closes the stream. */
+void http_conn_serve(http_server_t *srv, eddy_stream_t *stream);
+
+/** Drain: closes idle connections now; the others close after their
+ *  current response. */
+void http_server_drain(http_server_t *srv);
+
+/* ------------------------------------------------------- response staging */
+
+/** Starts a response with a status line. */
+void http_response_start(http_conn_t *c, int status);
+/** Adds a header (name and value copied). */
+void http_response_header(http_conn_t *c, const char *name, size_t nlen, const char *value,
+                          size_t vlen);
+/** Adds a header from NUL-terminated strings. */
+void http_response_header_str(http_conn_t *c, const char *name, const char *value);
+/** Adds a pre-formatted header block ("Name: value\r\n"...). */
+void http_response_raw(http_conn_t *c, const char *text, size_t len);
+/** Ends the head and queues a body from memory.  ref/release (may be
+ *  NULL) keep the memory alive until it is written. */
+void http_response_body(http_conn_t *c, const char *content_type, const void *body, size_t len,
+                        void *ref, void (*release)(void *ref));
+/** Ends the head and queues len bytes of fd from off (sent with
+ *  sendfile); ref/release keep fd open until it is sent. */
+void http_response_file(http_conn_t *c, const char *content_type, int fd, int64_t off,
+                        size_t len, void *ref, void (*release)(void *ref));
+/** Ends a response that has no body (304, HEAD...) but a Content-Length
+ *  of len to announce (pass -1 for none). */
+void http_response_empty(http_conn_t *c, int64_t content_length);
+/** A plain-text error page for status (also used by the layer itself). */
+void http_response_error(http_conn_t *c, int status);
+/** True if the request being answered is a HEAD. */
+bool http_response_is_head(const http_conn_t *c);
+
+#endif

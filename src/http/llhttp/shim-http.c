@@ -1,0 +1,2 @@
+/* Compiles Debian's llhttp http.c (node-llhttp) into eddy: a shim, not a copy. */
+#include <http.c>

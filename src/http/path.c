@@ -1,0 +1,86 @@
+/* Path normalisation is the first line of defence for static files: after
+ * it, the path starts with '/', has no "." or ".." segment, no empty
+ * segment and no NUL, whatever escapes the client used (%2e%2e, %2f).  The
+ * file layer still opens with RESOLVE_BENEATH, so a mistake here cannot
+ * escape the root either. */
+#include "http/path.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Pass 1: percent-decoding up to the query or fragment. */
+static long decode(const char *path, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && path[i] != '?' && path[i] != '#'; i++) {
+        int c = (unsigned char)path[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return -1;
+            int hi = hexval((unsigned char)path[i + 1]), lo = hexval((unsigned char)path[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c == 0 || o + 1 >= cap)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+long http_path_normalize(const char *path, size_t len, char *out, size_t cap)
+{
+    long n = decode(path, len, out, cap);
+    size_t o = 0, i = 0;
+    bool dir = false;
+
+    if (n <= 0 || out[0] != '/')
+        return -1;
+    /* Pass 2, in place (the output never outruns the input): segments
+     * are copied one by one, "." dropped, ".." removes the previous one. */
+    while (i < (size_t)n) {
+        while (i < (size_t)n && out[i] == '/')
+            i++;
+        size_t s = i;
+        while (i < (size_t)n && out[i] != '/')
+            i++;
+        size_t seg = i - s;
+        dir = i == (size_t)n && seg == 0; /* ends in '/' */
+        if (seg == 0)
+            continue;
+        if (seg == 1 && out[s] == '.') {
+            dir = i == (size_t)n;
+            continue;
+        }
+        if (seg == 2 && out[s] == '.' && out[s + 1] == '.') {
+            if (o == 0)
+                return -1; /* above the root */
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            o--; /* the '/' before the removed segment */
+            dir = i == (size_t)n;
+            continue;
+        }
+        out[o++] = '/';
+        memmove(out + o, out + s, seg);
+        o += seg;
+    }
+    if (o == 0 || dir)
+        out[o++] = '/';
+    out[o] = '\0';
+    return (long)o;
+}

@@ -1,0 +1,355 @@
+/* Request parsing on llhttp (strict mode) plus the checks llhttp 8 does not
+ * do: a head whose lines end in a bare LF, a missing or repeated Host in
+ * HTTP/1.1, transfer codings other than chunked (501), versions other than
+ * 1.0 and 1.1 (505), and eddy's limits (414, 431, 413).
+ *
+ * Callbacks record spans as offsets into the connection's input buffer,
+ * so the buffer can be compacted between reads without losing them. */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "http/conn.h"
+#include "http/path.h"
+
+static http_conn_t *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+/* Extends a span with a piece llhttp reports; pieces of one span are
+ * adjacent in the buffer. */
+static void span_add(http_conn_t *c, span_t *s, const char *at, size_t len)
+{
+    if (s->len == 0)
+        s->off = (uint32_t)(at - c->in);
+    s->len += (uint32_t)len;
+}
+
+/* The head may not grow past limits.header_size. */
+static int check_head_size(http_conn_t *c, const char *at, size_t len)
+{
+    if ((size_t)(at + len - c->in) - c->in_start > c->site->limits.header_size) {
+        c->error = 431;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+void http__request_reset(http_conn_t *c)
+{
+    c->method = c->url = c->version = (span_t){0, 0};
+    c->nhdr = 0;
+    for (int i = 0; i < HTTP_H__COUNT; i++)
+        c->hdr_idx[i] = -1;
+    c->host_count = 0;
+    c->error = 0;
+    c->te_unknown = c->expect_continue = c->expect_other = false;
+    c->in_field = false;
+    c->head_done = c->msg_done = false;
+    c->body_bytes = 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    http__request_reset(c);
+    c->in_message = true;
+    return 0;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    span_add(c, &c->method, at, len);
+    return check_head_size(c, at, len);
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    span_add(c, &c->url, at, len);
+    if (c->url.len > c->site->limits.uri_size) {
+        c->error = 414;
+        return HPE_USER;
+    }
+    return check_head_size(c, at, len);
+}
+
+static int on_version(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    span_add(c, &c->version, at, len);
+    return check_head_size(c, at, len);
+}
+
+static int on_version_complete(llhttp_t *p)
+{
+    if (p->http_major != 1 || p->http_minor > 1) {
+        conn_of(p)->error = 505;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    /* Pieces of one field arrive until on_header_field_complete. */
+    if (!c->in_field) {
+        c->in_field = true;
+        if (c->nhdr == c->hdr_cap) {
+            c->error = 431;
+            return HPE_USER;
+        }
+        c->names[c->nhdr] = c->values[c->nhdr] = (span_t){0, 0};
+        c->nhdr++;
+    }
+    span_add(c, &c->names[c->nhdr - 1], at, len);
+    return check_head_size(c, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    conn_of(p)->in_field = false;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    span_add(c, &c->values[c->nhdr - 1], at, len);
+    return check_head_size(c, at, len);
+}
+
+static const struct known {
+    const char *name;
+    size_t len;
+    int idx;
+} known[] = {
+    {"host", 4, HTTP_H_HOST},
+    {"if-match", 8, HTTP_H_IF_MATCH},
+    {"if-none-match", 13, HTTP_H_IF_NONE_MATCH},
+    {"if-modified-since", 17, HTTP_H_IF_MODIFIED_SINCE},
+    {"if-unmodified-since", 19, HTTP_H_IF_UNMODIFIED_SINCE},
+    {"range", 5, HTTP_H_RANGE},
+    {"if-range", 8, HTTP_H_IF_RANGE},
+    {"accept-encoding", 15, HTTP_H_ACCEPT_ENCODING},
+    {"referer", 7, HTTP_H_REFERER},
+    {"user-agent", 10, HTTP_H_USER_AGENT},
+    {"upgrade", 7, HTTP_H_UPGRADE},
+    {"connection", 10, HTTP_H_CONNECTION},
+};
+
+static bool token_is(const char *s, size_t len, const char *word)
+{
+    while (len > 0 && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    return len == strlen(word) && strncasecmp(s, word, len) == 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    size_t i = c->nhdr - 1;
+    const char *name = c->in + c->names[i].off, *value = c->in + c->values[i].off;
+    size_t nlen = c->names[i].len, vlen = c->values[i].len;
+
+    for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+        if (nlen == known[k].len && strncasecmp(name, known[k].name, nlen) == 0) {
+            if (known[k].idx == HTTP_H_HOST)
+                c->host_count++;
+            if (c->hdr_idx[known[k].idx] < 0)
+                c->hdr_idx[known[k].idx] = (int)i;
+            return 0;
+        }
+    }
+    if (nlen == 17 && strncasecmp(name, "transfer-encoding", 17) == 0) {
+        /* eddy decodes chunked only (RFC 9112 §6.1: anything else 501). */
+        if (!token_is(value, vlen, "chunked"))
+            c->te_unknown = true;
+    } else if (nlen == 6 && strncasecmp(name, "expect", 6) == 0) {
+        if (token_is(value, vlen, "100-continue"))
+            c->expect_continue = true;
+        else
+            c->expect_other = true;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    c->head_done = true;
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    c->body_bytes += (int64_t)len;
+    if ((uint64_t)c->body_bytes > c->site->limits.body_size) {
+        c->error = 413;
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    http_conn_t *c = conn_of(p);
+    c->msg_done = true;
+    c->in_message = false;
+    return HPE_PAUSED;
+}
+
+const llhttp_settings_t http__settings = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_version = on_version,
+    .on_version_complete = on_version_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+int http__parse_error_status(http_conn_t *c, llhttp_errno_t err)
+{
+    switch (err) {
+    case HPE_USER:
+        return c->error ? c->error : 400;
+    case HPE_INVALID_VERSION:
+        return 505;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        return c->te_unknown ? 501 : 400;
+    default:
+        return c->te_unknown && c->head_done ? 501 : 400;
+    }
+}
+
+/* ------------------------------------------------------------ the head */
+
+/* Every line of the head must end in CRLF; llhttp 8 accepts a bare LF
+ * after the request line even in strict mode. */
+static bool bare_lf(const http_conn_t *c)
+{
+    const char *p = c->in + c->method.off, *end = c->in + c->in_parsed;
+    for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+        if (q == p || q[-1] != '\r')
+            return true;
+    }
+    return false;
+}
+
+/* Splits the target into path and query: origin-form, or absolute-form
+ * whose authority is dropped (RFC 9112 §3.2.2). */
+static bool split_target(const char *t, size_t len, const char **path, size_t *plen)
+{
+    if (len > 0 && t[0] == '/') {
+        *path = t;
+        *plen = len;
+        return true;
+    }
+    if (len > 7 && (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0)) {
+        const char *p = memchr(t + 8, '/', len - 8);
+        if (p == NULL)
+            return false;
+        *path = p;
+        *plen = len - (size_t)(p - t);
+        return true;
+    }
+    return false;
+}
+
+static int check_head(http_conn_t *c, http_request_t *req)
+{
+    if (bare_lf(c))
+        return 400;
+    if (c->host_count > 1 || (c->parser.http_minor == 1 && c->host_count == 0))
+        return 400;
+    if (c->te_unknown)
+        return 501;
+    if (c->expect_other)
+        return 417;
+    if (req->content_length >= 0 && (uint64_t)req->content_length > c->site->limits.body_size)
+        return 413;
+    const char *path;
+    size_t plen;
+    if (!split_target(req->target, req->target_len, &path, &plen))
+        return 400;
+    long n = http_path_normalize(path, plen, c->path, c->path_cap);
+    if (n < 0)
+        return 400;
+    req->path = c->path;
+    req->path_len = (size_t)n;
+    const char *q = memchr(path, '?', plen);
+    if (q != NULL) {
+        req->query = q + 1;
+        req->query_len = plen - (size_t)(q + 1 - path);
+    }
+    return 0;
+}
+
+static void build_request(http_conn_t *c, http_request_t *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = c->parser.method;
+    req->method_name = c->in + c->method.off;
+    req->method_len = c->method.len;
+    req->version_minor = c->parser.http_minor;
+    req->target = c->in + c->url.off;
+    req->target_len = c->url.len;
+    for (size_t i = 0; i < c->nhdr; i++) {
+        c->hdrs[i] = (http_header_t){c->in + c->names[i].off, c->in + c->values[i].off,
+                                     c->names[i].len, c->values[i].len};
+    }
+    req->headers = c->hdrs;
+    req->nheaders = c->nhdr;
+    for (int i = 0; i < HTTP_H__COUNT; i++)
+        req->hdr[i] = c->hdr_idx[i] >= 0 ? &c->hdrs[c->hdr_idx[i]] : NULL;
+    req->chunked = (c->parser.flags & F_CHUNKED) != 0;
+    req->content_length = (c->parser.flags & F_CONTENT_LENGTH) ? (int64_t)c->parser.content_length : -1;
+    req->head = c->parser.method == HTTP_HEAD;
+    req->peer = c->peer;
+}
+
+void http__on_head(http_conn_t *c)
+{
+    http_request_t req;
+    const http_limits_t *lim = &c->site->limits;
+    int status;
+
+    build_request(c, &req);
+    c->head = req.head;
+    c->nrequests++;
+    if (!llhttp_should_keep_alive(&c->parser) || c->srv->draining ||
+        (lim->requests_per_connection && c->nrequests >= lim->requests_per_connection))
+        c->close = true;
+
+    status = check_head(c, &req);
+    bool body_follows = req.chunked || req.content_length > 0;
+    if (status == 0) {
+        status = c->site->handle(c->site, c, &req);
+        if (c->resp_failed)
+            status = 500;
+    }
+    if (status != 0) {
+        /* The body of a request refused before its handler is not read,
+         * and a malformed head leaves the stream unsynchronised: close. */
+        if (body_follows || status == 400 || status >= 500)
+            c->close = c->abort = true;
+        http_response_error(c, status);
+    } else if (c->expect_continue && body_follows && c->resp_status < 300) {
+        http__send_continue(c);
+    }
+    if (c->srv->log)
+        c->srv->log(c->srv, &req, c->resp_status, c->resp_bytes);
+}

@@ -1,0 +1,288 @@
+/* Staging responses into the connection's output batch, and writing it.
+ * The head is formatted straight into the output buffer; small bodies are
+ * copied after it so that a response is one contiguous run, and the
+ * responses to pipelined requests that arrived together leave in one
+ * vectored write. */
+#include "config.h"
+
+#include <string.h>
+
+#include "http/conn.h"
+#include "http/date.h"
+#include "http/status.h"
+
+/* Bodies up to this size are copied next to their head. */
+#define COPY_BODY_MAX 2048
+
+static void seg_release(out_seg_t *s)
+{
+    if (s->release != NULL)
+        s->release(s->ref);
+    s->release = NULL;
+    s->ref = NULL;
+}
+
+void http__out_reset(http_conn_t *c)
+{
+    for (size_t i = 0; i < c->nsegs; i++)
+        seg_release(&c->segs[i]);
+    c->nsegs = c->ncommitted = 0;
+    c->out_used = 0;
+    c->resp_seg = 0;
+    c->resp_used = 0;
+}
+
+void http__commit(http_conn_t *c)
+{
+    c->ncommitted = c->nsegs;
+    c->resp_seg = c->nsegs;
+    c->resp_used = c->out_used;
+}
+
+/* Writes segments [0, n) and drops them; the rest (the response being
+ * staged) moves to the front. */
+static int write_segs(http_conn_t *c, size_t n)
+{
+    uv_buf_t iov[OUT_SEGS];
+    size_t i = 0;
+    int rc = 0;
+    eddy_timeout_t scope;
+
+    eddy_timeout_enter(&scope, c->site ? c->site->limits.send_ms : EDDY_FOREVER);
+    while (i < n && rc >= 0) {
+        size_t k = 0;
+        while (i < n && c->segs[i].fd < 0) {
+            iov[k++] = uv_buf_init((char *)c->segs[i].base, (unsigned)c->segs[i].len);
+            i++;
+        }
+        if (k > 0)
+            rc = eddy_write(c->stream, iov, k);
+        if (rc >= 0 && i < n && c->segs[i].fd >= 0) {
+            out_seg_t *s = &c->segs[i++];
+            ssize_t sent = eddy_fs_sendfile(c->stream, s->fd, s->off, s->len);
+            rc = sent < 0 ? (int)sent : ((size_t)sent == s->len ? 0 : UV_EPIPE);
+        }
+    }
+    eddy_timeout_leave(&scope);
+    for (size_t j = 0; j < n; j++)
+        seg_release(&c->segs[j]);
+    memmove(c->segs, c->segs + n, (c->nsegs - n) * sizeof(out_seg_t));
+    c->nsegs -= n;
+    c->ncommitted -= n;
+    c->resp_seg -= n < c->resp_seg ? n : c->resp_seg;
+    if (c->nsegs == 0)
+        c->out_used = c->resp_used = 0;
+    return rc;
+}
+
+int http__flush(http_conn_t *c)
+{
+    if (c->ncommitted == 0)
+        return 0;
+    return write_segs(c, c->ncommitted);
+}
+
+/* Appends bytes to the output buffer, growing the last segment when it is
+ * the run just before. */
+static int append(http_conn_t *c, const void *data, size_t len)
+{
+    if (c->out_used + len > c->out_cap || c->nsegs == OUT_SEGS) {
+        /* Make room by writing what finished requests have staged. */
+        if (http__flush(c) < 0 || c->out_used + len > c->out_cap || c->nsegs == OUT_SEGS) {
+            c->resp_failed = true;
+            return -1;
+        }
+    }
+    char *dst = c->out + c->out_used;
+    memcpy(dst, data, len);
+    c->out_used += len;
+    out_seg_t *last = c->nsegs > c->resp_seg ? &c->segs[c->nsegs - 1] : NULL;
+    if (last != NULL && last->fd < 0 && last->release == NULL && last->base + last->len == dst) {
+        last->len += len;
+        return 0;
+    }
+    c->segs[c->nsegs++] = (out_seg_t){.base = dst, .len = len, .fd = -1};
+    return 0;
+}
+
+static int add_seg(http_conn_t *c, out_seg_t seg)
+{
+    if (c->nsegs == OUT_SEGS && (http__flush(c) < 0 || c->nsegs == OUT_SEGS)) {
+        c->resp_failed = true;
+        seg_release(&seg);
+        return -1;
+    }
+    c->segs[c->nsegs++] = seg;
+    return 0;
+}
+
+static size_t fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+void http_response_start(http_conn_t *c, int status)
+{
+    char line[64];
+    const char *reason = http_status_reason(status);
+    size_t n = 0;
+
+    /* Drop whatever the handler staged before deciding otherwise. */
+    for (size_t i = c->resp_seg; i < c->nsegs; i++)
+        seg_release(&c->segs[i]);
+    c->nsegs = c->resp_seg;
+    c->out_used = c->resp_used;
+    c->resp_status = status;
+    c->resp_bytes = 0;
+    c->resp_failed = false;
+
+    memcpy(line, "HTTP/1.1 ", 9);
+    n = 9 + fmt_u64(line + 9, (uint64_t)status);
+    line[n++] = ' ';
+    size_t rl = strlen(reason);
+    memcpy(line + n, reason, rl);
+    n += rl;
+    line[n++] = '\r';
+    line[n++] = '\n';
+    append(c, line, n);
+}
+
+void http_response_raw(http_conn_t *c, const char *text, size_t len)
+{
+    append(c, text, len);
+}
+
+void http_response_header(http_conn_t *c, const char *name, size_t nlen, const char *value,
+                          size_t vlen)
+{
+    append(c, name, nlen);
+    append(c, ": ", 2);
+    append(c, value, vlen);
+    append(c, "\r\n", 2);
+}
+
+void http_response_header_str(http_conn_t *c, const char *name, const char *value)
+{
+    http_response_header(c, name, strlen(name), value, strlen(value));
+}
+
+/* The headers every response carries, and the blank line. */
+static void end_head(http_conn_t *c, const char *content_type, int64_t content_length)
+{
+    char buf[256];
+    size_t n = 0;
+    const char *server = c->site ? c->site->server_header : NULL;
+
+    if (content_type != NULL)
+        http_response_header_str(c, "Content-Type", content_type);
+    if (content_length >= 0) {
+        memcpy(buf, "Content-Length: ", 16);
+        n = 16 + fmt_u64(buf + 16, (uint64_t)content_length);
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    }
+    if (server != NULL) {
+        size_t sl = strlen(server);
+        if (sl < 100) {
+            memcpy(buf + n, "Server: ", 8);
+            memcpy(buf + n + 8, server, sl);
+            n += 8 + sl;
+            buf[n++] = '\r';
+            buf[n++] = '\n';
+        }
+    }
+    memcpy(buf + n, "Date: ", 6);
+    memcpy(buf + n + 6, http_date_now(), HTTP_DATE_LEN);
+    n += 6 + HTTP_DATE_LEN;
+    if (c->close) {
+        memcpy(buf + n, "\r\nConnection: close", 19);
+        n += 19;
+    } else if (c->parser.http_minor == 0) {
+        memcpy(buf + n, "\r\nConnection: keep-alive", 24);
+        n += 24;
+    }
+    memcpy(buf + n, "\r\n\r\n", 4);
+    n += 4;
+    append(c, buf, n);
+}
+
+void http_response_body(http_conn_t *c, const char *content_type, const void *body, size_t len,
+                        void *ref, void (*release)(void *ref))
+{
+    end_head(c, content_type, (int64_t)len);
+    c->resp_bytes = c->head ? 0 : len;
+    if (c->head || len == 0) {
+        if (release)
+            release(ref);
+    } else if (len <= COPY_BODY_MAX || release == NULL) {
+        append(c, body, len);
+        if (release)
+            release(ref);
+    } else {
+        add_seg(c, (out_seg_t){.base = body, .len = len, .fd = -1, .ref = ref, .release = release});
+    }
+}
+
+void http_response_file(http_conn_t *c, const char *content_type, int fd, int64_t off,
+                        size_t len, void *ref, void (*release)(void *ref))
+{
+    end_head(c, content_type, (int64_t)len);
+    c->resp_bytes = c->head ? 0 : len;
+    if (c->head || len == 0) {
+        if (release)
+            release(ref);
+        return;
+    }
+    add_seg(c, (out_seg_t){.fd = fd, .off = off, .len = len, .ref = ref, .release = release});
+}
+
+void http_response_empty(http_conn_t *c, int64_t content_length)
+{
+    end_head(c, NULL, content_length);
+    c->resp_bytes = 0;
+}
+
+void http_response_error(http_conn_t *c, int status)
+{
+    char body[96];
+    const char *reason = http_status_reason(status);
+    size_t n = fmt_u64(body, (uint64_t)status);
+    size_t rl = strlen(reason);
+
+    body[n++] = ' ';
+    memcpy(body + n, reason, rl);
+    n += rl;
+    body[n++] = '\n';
+    http_response_start(c, status);
+    http_response_body(c, "text/plain; charset=utf-8", body, n, NULL, NULL);
+}
+
+bool http_response_is_head(const http_conn_t *c)
+{
+    return c->head;
+}
+
+int http__send_continue(http_conn_t *c)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    out_seg_t seg = {.base = cont, .len = sizeof(cont) - 1, .fd = -1};
+
+    if (c->nsegs == OUT_SEGS)
+        return UV_ENOBUFS;
+    /* Insert ahead of the staged response, then write up to it. */
+    memmove(&c->segs[c->resp_seg + 1], &c->segs[c->resp_seg],
+            (c->nsegs - c->resp_seg) * sizeof(out_seg_t));
+    c->segs[c->resp_seg] = seg;
+    c->nsegs++;
+    c->ncommitted = c->resp_seg + 1;
+    c->resp_seg++;
+    return http__flush(c);
+}

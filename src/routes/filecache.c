@@ -1,0 +1,216 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "http/date.h"
+#include "routes/filecache.h"
+
+#define CACHE_ENTRIES 1024
+#define CACHE_DATA_MAX (64 * 1024) /* files up to this size are kept in memory */
+#define REVALIDATE_MS 1000
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+int file_cache_init(file_cache_t *fc, const char *root, bool follow_symlinks)
+{
+    memset(fc, 0, sizeof(*fc));
+    fc->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fc->root_fd < 0)
+        return -errno;
+    fc->follow_symlinks = follow_symlinks;
+    fc->nbuckets = 2 * CACHE_ENTRIES;
+    fc->max_len = CACHE_ENTRIES;
+    fc->buckets = calloc(fc->nbuckets, sizeof(file_entry_t *));
+    if (fc->buckets == NULL) {
+        close(fc->root_fd);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void file_entry_release(void *p)
+{
+    file_entry_t *e = p;
+    if (--e->refs > 0)
+        return;
+    if (e->fd >= 0)
+        close(e->fd);
+    free(e->data);
+    free(e->key);
+    free(e);
+}
+
+static void unlink_entry(file_cache_t *fc, file_entry_t *e)
+{
+    file_entry_t **pp = &fc->buckets[e->hash & (fc->nbuckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        fc->lru_head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        fc->lru_tail = e->lprev;
+    fc->len--;
+    file_entry_release(e); /* the cache's reference */
+}
+
+void file_cache_destroy(file_cache_t *fc)
+{
+    while (fc->lru_head != NULL)
+        unlink_entry(fc, fc->lru_head);
+    free(fc->buckets);
+    if (fc->root_fd >= 0)
+        close(fc->root_fd);
+    fc->root_fd = -1;
+}
+
+static void lru_front(file_cache_t *fc, file_entry_t *e)
+{
+    if (fc->lru_head == e)
+        return;
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else if (fc->lru_tail == e)
+        fc->lru_tail = e->lprev;
+    e->lprev = NULL;
+    e->lnext = fc->lru_head;
+    if (fc->lru_head)
+        fc->lru_head->lprev = e;
+    fc->lru_head = e;
+    if (fc->lru_tail == NULL)
+        fc->lru_tail = e;
+}
+
+static int open_beneath(file_cache_t *fc, const char *path)
+{
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+        .resolve = RESOLVE_NO_MAGICLINKS | (fc->follow_symlinks ? 0 : RESOLVE_BENEATH),
+    };
+    if (*path == '\0')
+        path = ".";
+    long fd = syscall(SYS_openat2, fc->root_fd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+static void describe(file_entry_t *e, const struct stat *st)
+{
+    e->size = st->st_size;
+    e->mtime = st->st_mtim.tv_sec;
+    e->mtime_nsec = st->st_mtim.tv_nsec;
+    e->ino = st->st_ino;
+    e->dev = st->st_dev;
+    e->is_dir = S_ISDIR(st->st_mode);
+    /* A strong validator from what changes when the file does. */
+    e->etag_len = (size_t)snprintf(e->etag, sizeof(e->etag), "\"%llx-%llx\"",
+                                   (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+                                       (unsigned long long)st->st_mtim.tv_nsec,
+                                   (unsigned long long)st->st_size);
+    http_date_format(e->mtime, e->last_modified);
+}
+
+static int load(file_cache_t *fc, const char *path, file_entry_t **out)
+{
+    struct stat st;
+    int fd = open_beneath(fc, path);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+        int err = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? -errno : -EACCES;
+        close(fd);
+        return err;
+    }
+    file_entry_t *e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->key = strdup(path)) == NULL) {
+        free(e);
+        close(fd);
+        return -ENOMEM;
+    }
+    e->fd = fd;
+    describe(e, &st);
+    if (S_ISREG(st.st_mode) && st.st_size <= CACHE_DATA_MAX && st.st_size > 0) {
+        e->data = malloc((size_t)st.st_size);
+        if (e->data && pread(fd, e->data, (size_t)st.st_size, 0) != st.st_size) {
+            free(e->data);
+            e->data = NULL;
+        }
+    }
+    e->refs = 1;
+    *out = e;
+    return 0;
+}
+
+/* Still the same file?  One fstatat by path: if the path now names
+ * another inode (replaced, or a symlink swapped in), reopen it safely. */
+static bool still_valid(file_cache_t *fc, file_entry_t *e)
+{
+    struct stat st;
+    if (fstatat(fc->root_fd, *e->key ? e->key : ".", &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return false;
+    if (S_ISLNK(st.st_mode) && fstatat(fc->root_fd, e->key, &st, 0) != 0)
+        return false;
+    return st.st_ino == e->ino && st.st_dev == e->dev && st.st_size == e->size &&
+           st.st_mtim.tv_sec == e->mtime && st.st_mtim.tv_nsec == e->mtime_nsec;
+}
+
+int file_cache_get(file_cache_t *fc, const char *path, uint64_t now_ms, file_entry_t **out)
+{
+    uint32_t h = hash_str(path);
+    file_entry_t *e;
+
+    for (e = fc->buckets[h & (fc->nbuckets - 1)]; e != NULL; e = e->hnext) {
+        if (e->hash == h && strcmp(e->key, path) == 0)
+            break;
+    }
+    if (e != NULL) {
+        if (now_ms - e->checked_ms < REVALIDATE_MS || still_valid(fc, e)) {
+            if (now_ms - e->checked_ms >= REVALIDATE_MS)
+                e->checked_ms = now_ms;
+            lru_front(fc, e);
+            e->refs++;
+            *out = e;
+            return 0;
+        }
+        unlink_entry(fc, e);
+    }
+    int rc = load(fc, path, &e);
+    if (rc != 0)
+        return rc;
+    e->hash = h;
+    e->checked_ms = now_ms;
+    if (fc->len == fc->max_len)
+        unlink_entry(fc, fc->lru_tail);
+    e->hnext = fc->buckets[h & (fc->nbuckets - 1)];
+    fc->buckets[h & (fc->nbuckets - 1)] = e;
+    e->lprev = NULL;
+    e->lnext = fc->lru_head;
+    if (fc->lru_head)
+        fc->lru_head->lprev = e;
+    fc->lru_head = e;
+    if (fc->lru_tail == NULL)
+        fc->lru_tail = e;
+    fc->len++;
+    e->refs++; /* the caller's */
+    *out = e;
+    return 0;
+}

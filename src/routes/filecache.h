@@ -1,0 +1,54 @@
+/* Open-file cache of a static route: hot files cost no open/fstat/close per
+ * request.  An entry keeps the file open (and small files' bytes in
+ * memory) and is revalidated with one fstatat at most once a second; a
+ * changed file is reopened.  Opening uses openat2(RESOLVE_BENEATH), so no
+ * path and no symlink leads out of the root unless symlinks are allowed. */
+#ifndef EDDY_ROUTES_FILECACHE_H
+#define EDDY_ROUTES_FILECACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+typedef struct file_entry {
+    unsigned refs;
+    char *key;
+    uint32_t hash;
+    int fd;
+    bool is_dir;
+    off_t size;
+    time_t mtime;
+    long mtime_nsec;
+    ino_t ino;
+    dev_t dev;
+    char *data; /* the whole file when small */
+    char etag[48];
+    size_t etag_len;
+    char last_modified[32];
+    uint64_t checked_ms;
+    struct file_entry *hnext;         /* hash chain */
+    struct file_entry *lprev, *lnext; /* LRU, most recent first */
+} file_entry_t;
+
+typedef struct file_cache {
+    int root_fd;
+    bool follow_symlinks;
+    file_entry_t **buckets;
+    size_t nbuckets, len, max_len;
+    file_entry_t *lru_head, *lru_tail;
+} file_cache_t;
+
+/** Opens root and prepares an empty cache; 0 or -errno. */
+int file_cache_init(file_cache_t *fc, const char *root, bool follow_symlinks);
+void file_cache_destroy(file_cache_t *fc);
+
+/** The entry for path (relative to the root, no leading '/'), with a
+ *  reference for the caller: 0, or -errno (-ENOENT, -EXDEV / -ELOOP for a
+ *  path that would leave the root, -EACCES...). */
+int file_cache_get(file_cache_t *fc, const char *path, uint64_t now_ms, file_entry_t **out);
+/** Drops a reference (the response holding it was written). */
+void file_entry_release(void *entry);
+
+#endif

@@ -1,0 +1,128 @@
+/* The table of route types, and matching a path to a route. */
+#include "config.h"
+
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "routes/route.h"
+
+static const route_type_t *const types[] = {&route_static, &route_return, &route_redirect};
+
+const route_type_t *route_type_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(types[i]->name, name) == 0)
+            return types[i];
+    }
+    return NULL;
+}
+
+const char *route_type_names(void)
+{
+    return "static, return, redirect";
+}
+
+route_t *route_new(const route_type_t *type, const char *match, bool exact, int line)
+{
+    route_t *r = calloc(1, sizeof(*r) + type->state_size);
+    if (r == NULL)
+        return NULL;
+    r->match = strdup(match);
+    if (r->match == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->type = type;
+    r->match_len = strlen(match);
+    r->exact = exact;
+    r->line = line;
+    r->state = r + 1;
+    return r;
+}
+
+int route_add_header(route_t *r, const char *line)
+{
+    const char *colon = strchr(line, ':');
+    if (colon == NULL || colon == line)
+        return -1;
+    for (const char *p = line; p < colon; p++) {
+        /* A field name is a token (RFC 9110 §5.1). */
+        if (*p <= ' ' || strchr("()<>@,;:\\\"/[]?={}", *p) != NULL || *p == 127)
+            return -1;
+    }
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p < ' ' && *p != '\t')
+            return -1;
+    }
+    size_t nlen = (size_t)(colon - line), vlen = strlen(v);
+    char *h = realloc(r->headers, r->headers_len + nlen + vlen + 5);
+    if (h == NULL)
+        return -1;
+    r->headers = h;
+    memcpy(h + r->headers_len, line, nlen);
+    r->headers_len += nlen;
+    memcpy(h + r->headers_len, ": ", 2);
+    memcpy(h + r->headers_len + 2, v, vlen);
+    memcpy(h + r->headers_len + 2 + vlen, "\r\n", 2);
+    r->headers_len += vlen + 4;
+    return 0;
+}
+
+void route_free(route_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->type->free)
+        r->type->free(r);
+    free(r->headers);
+    free(r->match);
+    free(r);
+}
+
+route_t *route_find(route_t *const *routes, size_t n, const char *path, size_t len)
+{
+    route_t *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        route_t *r = routes[i];
+        if (r->exact) {
+            if (r->match_len == len && memcmp(r->match, path, len) == 0)
+                return r;
+        } else if (r->match_len <= len && memcmp(r->match, path, r->match_len) == 0 &&
+                   (best == NULL || r->match_len > best->match_len)) {
+            best = r;
+        }
+    }
+    return best;
+}
+
+int route_parse_bool(const char *v)
+{
+    static const char *const yes[] = {"on", "yes", "true", "1"}, *const no[] = {"off", "no", "false", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+int route_handle(route_t *const *routes, size_t n, http_conn_t *c, const http_request_t *req)
+{
+    route_t *r = route_find(routes, n, req->path, req->path_len);
+    if (r == NULL)
+        return 404;
+    if (!r->type->any_method && req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        http_response_start(c, 405);
+        http_response_header_str(c, "Allow", "GET, HEAD");
+        static const char body[] = "405 Method Not Allowed\n";
+        http_response_body(c, "text/plain; charset=utf-8", body, sizeof(body) - 1, NULL, NULL);
+        return 0;
+    }
+    return r->type->handle(r, c, req);
+}
