@@ -37,6 +37,12 @@ typedef struct parse {
     int sec_line;
     kv_t *kvs; /* the current section's keys */
     size_t nkv;
+    struct seen_route {
+        char *match;
+        bool exact;
+        int line;
+    } *seen; /* every route section, valid or not, for duplicates */
+    size_t nseen;
 } parse_t;
 
 /* ----------------------------------------------------------------- errors */
@@ -265,13 +271,17 @@ static void finish_route(parse_t *p)
         ERR_AT(p, p->sec_line, "route path must start with / and have no spaces: [%s]", p->name);
         return;
     }
-    for (size_t i = 0; i < p->cfg->nroutes; i++) {
-        route_t *o = p->cfg->routes[i];
-        if (o->exact == exact && strcmp(o->match, name) == 0) {
+    for (size_t i = 0; i < p->nseen; i++) {
+        if (p->seen[i].exact == exact && strcmp(p->seen[i].match, name) == 0) {
             ERR_AT(p, p->sec_line, "duplicate route %s%s (first defined at line %d)",
-                   exact ? "= " : "", name, o->line);
+                   exact ? "= " : "", name, p->seen[i].line);
             return;
         }
+    }
+    struct seen_route *seen = realloc(p->seen, (p->nseen + 1) * sizeof(*seen));
+    if (seen != NULL) {
+        p->seen = seen;
+        p->seen[p->nseen++] = (struct seen_route){strdup(name), exact, p->sec_line};
     }
     for (size_t i = 0; i < p->nkv; i++) {
         if (strcmp(p->kvs[i].key, "type") == 0) {
@@ -598,6 +608,9 @@ static config_t *parse_text(const char *file, const char *text, size_t len, conf
     ini_parse_stream(reader, &p, handler, &p);
     end_section(&p);
     free(p.kvs);
+    for (size_t i = 0; i < p.nseen; i++)
+        free(p.seen[i].match);
+    free(p.seen);
     if (p.cfg->nlisten == 0)
         add_listen(p.cfg, "127.0.0.1:8080", 0);
     check_config(&p);

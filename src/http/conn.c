@@ -179,18 +179,18 @@ static void serve(http_conn_t *c)
             }
             switch (feed(c, &status)) {
             case FEED_MORE:
+                if (c->head_done)
+                    c->in_start = c->in_parsed; /* the head's spans are done with */
                 break;
-            case FEED_HEAD:
-                http__on_head(c);
-                c->in_start = c->in_parsed; /* the head's spans are done with */
-                if (c->abort) {
-                    http__commit(c);
-                    return;
-                }
-                continue;
-            case FEED_MESSAGE:
+            case FEED_HEAD: /* the head was refused: answer and close */
                 http__commit(c);
-                release_site(c);
+                return;
+            case FEED_MESSAGE:
+                /* The site stays until the response is written: its send
+                 * timeout bounds the flush. */
+                if (c->srv->draining)
+                    http__response_close(c);
+                http__commit(c);
                 c->in_start = c->in_parsed;
                 if (c->close || c->srv->draining)
                     return;

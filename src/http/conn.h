@@ -46,6 +46,7 @@ struct http_conn {
     size_t nsegs, ncommitted;
     size_t resp_seg, resp_used; /* where the staged response starts */
     int resp_status;
+    bool resp_close; /* the staged head says Connection: close */
     uint64_t resp_bytes;
     bool resp_failed; /* the response did not fit: answer 500 */
 
@@ -91,6 +92,9 @@ void http__commit(http_conn_t *c);
 /** Queues the interim 100 Continue ahead of the staged response and
  *  writes it with everything committed before it. */
 int http__send_continue(http_conn_t *c);
+/** Adds Connection: close to the staged response's head (a drain began
+ *  while its request was still arriving). */
+void http__response_close(http_conn_t *c);
 /** Releases every segment (connection end). */
 void http__out_reset(http_conn_t *c);
 

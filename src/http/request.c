@@ -112,7 +112,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_field_complete(llhttp_t *p)
 {
-    conn_of(p)->in_field = false;
+    http_conn_t *c = conn_of(p);
+    if (!c->in_field || c->names[c->nhdr - 1].len == 0) {
+        c->error = 400; /* an empty field name */
+        return HPE_USER;
+    }
+    c->in_field = false;
     return 0;
 }
 
@@ -180,11 +185,15 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* The head is handled right here, inside llhttp_execute: the task may wait
+ * (a 100 Continue goes out) without losing the parser's place.  Only a
+ * refusal that ends the connection stops the parser. */
 static int on_headers_complete(llhttp_t *p)
 {
     http_conn_t *c = conn_of(p);
     c->head_done = true;
-    return HPE_PAUSED;
+    http__on_head(c);
+    return c->abort ? HPE_PAUSED : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -223,9 +232,11 @@ const llhttp_settings_t http__settings = {
 
 int http__parse_error_status(http_conn_t *c, llhttp_errno_t err)
 {
+    /* A callback of ours refused: llhttp reports it as HPE_USER or as the
+     * HPE_CB_* code of the callback. */
+    if (c->error != 0)
+        return c->error;
     switch (err) {
-    case HPE_USER:
-        return c->error ? c->error : 400;
     case HPE_INVALID_VERSION:
         return 505;
     case HPE_INVALID_TRANSFER_ENCODING:
@@ -237,11 +248,25 @@ int http__parse_error_status(http_conn_t *c, llhttp_errno_t err)
 
 /* ------------------------------------------------------------ the head */
 
+static uint32_t span_end(span_t s)
+{
+    return s.off + s.len;
+}
+
 /* Every line of the head must end in CRLF; llhttp 8 accepts a bare LF
- * after the request line even in strict mode. */
+ * after the request line even in strict mode.  The head ends within four
+ * bytes of its last span. */
 static bool bare_lf(const http_conn_t *c)
 {
-    const char *p = c->in + c->method.off, *end = c->in + c->in_parsed;
+    uint32_t last = span_end(c->version) > span_end(c->url) ? span_end(c->version) : span_end(c->url);
+    for (size_t i = 0; i < c->nhdr; i++) {
+        if (span_end(c->names[i]) > last)
+            last = span_end(c->names[i]);
+        if (span_end(c->values[i]) > last)
+            last = span_end(c->values[i]);
+    }
+    last = last + 4 < c->in_end ? last + 4 : (uint32_t)c->in_end;
+    const char *p = c->in + c->method.off, *end = c->in + last;
     for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
         if (q == p || q[-1] != '\r')
             return true;

@@ -70,8 +70,20 @@ static int write_segs(http_conn_t *c, size_t n)
     c->nsegs -= n;
     c->ncommitted -= n;
     c->resp_seg -= n < c->resp_seg ? n : c->resp_seg;
-    if (c->nsegs == 0)
+    if (c->nsegs == 0) {
         c->out_used = c->resp_used = 0;
+    } else if (c->ncommitted == 0 && c->resp_used > 0) {
+        /* Only the staged response is left: move its bytes to the front
+         * so the buffer's space is whole again. */
+        char *from = c->out + c->resp_used, *end = c->out + c->out_used;
+        memmove(c->out, from, (size_t)(end - from));
+        for (size_t k = 0; k < c->nsegs; k++) {
+            if (c->segs[k].base >= from && c->segs[k].base < end)
+                c->segs[k].base -= c->resp_used;
+        }
+        c->out_used -= c->resp_used;
+        c->resp_used = 0;
+    }
     return rc;
 }
 
@@ -202,6 +214,7 @@ static void end_head(http_conn_t *c, const char *content_type, int64_t content_l
     memcpy(buf + n, "Date: ", 6);
     memcpy(buf + n + 6, http_date_now(), HTTP_DATE_LEN);
     n += 6 + HTTP_DATE_LEN;
+    c->resp_close = c->close;
     if (c->close) {
         memcpy(buf + n, "\r\nConnection: close", 19);
         n += 19;
@@ -263,6 +276,32 @@ void http_response_error(http_conn_t *c, int status)
     body[n++] = '\n';
     http_response_start(c, status);
     http_response_body(c, "text/plain; charset=utf-8", body, n, NULL, NULL);
+}
+
+void http__response_close(http_conn_t *c)
+{
+    static const char hdr[] = "Connection: close\r\n";
+    const size_t hl = sizeof(hdr) - 1;
+
+    if (c->resp_close || c->resp_seg >= c->nsegs || c->out_used + hl > c->out_cap)
+        return;
+    out_seg_t *first = &c->segs[c->resp_seg];
+    if (first->fd >= 0 || first->base < c->out || first->base >= c->out + c->out_cap)
+        return;
+    const char *end = memmem(first->base, first->len, "\r\n\r\n", 4);
+    if (end == NULL)
+        return;
+    /* Insert before the blank line; bytes after it in the buffer move. */
+    char *at = (char *)end + 2, *buf_end = c->out + c->out_used;
+    memmove(at + hl, at, (size_t)(buf_end - at));
+    memcpy(at, hdr, hl);
+    first->len += hl;
+    for (size_t i = c->resp_seg + 1; i < c->nsegs; i++) {
+        if (c->segs[i].base >= at && c->segs[i].base < buf_end)
+            c->segs[i].base += hl;
+    }
+    c->out_used += hl;
+    c->resp_close = true;
 }
 
 bool http_response_is_head(const http_conn_t *c)

@@ -122,7 +122,8 @@ static void describe(file_entry_t *e, const struct stat *st)
     e->dev = st->st_dev;
     e->is_dir = S_ISDIR(st->st_mode);
     /* A strong validator from what changes when the file does. */
-    e->etag_len = (size_t)snprintf(e->etag, sizeof(e->etag), "\"%llx-%llx\"",
+    e->etag_len = (size_t)snprintf(e->etag, sizeof(e->etag), "\"%llx-%llx-%llx\"",
+                                   (unsigned long long)st->st_ino,
                                    (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
                                        (unsigned long long)st->st_mtim.tv_nsec,
                                    (unsigned long long)st->st_size);

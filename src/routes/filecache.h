@@ -24,7 +24,7 @@ typedef struct file_entry {
     ino_t ino;
     dev_t dev;
     char *data; /* the whole file when small */
-    char etag[48];
+    char etag[64];
     size_t etag_len;
     char last_modified[32];
     uint64_t checked_ms;
