@@ -69,9 +69,10 @@ typedef int (*eddy_task_fn)(void *arg);
 
 /** No guard page below this task's stack.  Each guarded stack costs two
  *  kernel memory mappings (vm.max_map_count is 65530 by default, so about
- *  32k guarded stacks at once); an unguarded one needs no mapping of its
- *  own, as the kernel merges neighbouring ones.  For many small, trusted
- *  tasks (a server's connections); an overflow then corrupts memory. */
+ *  32k guarded stacks at once; past that, stacks silently fall back to
+ *  unguarded ones rather than fail); an unguarded one needs no mapping of
+ *  its own, as the kernel merges neighbouring ones.  For many small,
+ *  trusted tasks; an overflow then corrupts memory instead of faulting. */
 #define EDDY_SPAWN_NOGUARD 0x1u
 
 typedef struct eddy_spawn_opts {
@@ -89,7 +90,9 @@ int eddy_run(eddy_task_fn main, void *arg);
 /** The loop of the running eddy_run, for starting libuv requests. */
 uv_loop_t *eddy_loop(void);
 
-/** Loop time in milliseconds (uv_now), the clock timeouts are measured on. */
+/** Loop time in milliseconds (uv_now, brought up to date first: unlike
+ *  uv_now it includes the time the current loop turn has run), the clock
+ *  timeouts are measured on. */
 uint64_t eddy_now(void);
 
 /** asyncio.create_task: schedules fn(arg) to start on the next loop turn.
@@ -169,7 +172,11 @@ void eddy_timeout_enter(eddy_timeout_t *s, uint64_t ms);
 void eddy_timeout_reschedule(eddy_timeout_t *s, uint64_t ms);
 /** True if the scope's deadline has passed. */
 bool eddy_timeout_expired(const eddy_timeout_t *s);
-/** Leaves the scope: UV_ETIMEDOUT if its deadline passed, else 0. */
+/** Leaves the scope: UV_ETIMEDOUT if its deadline passed, else 0.  The
+ *  clock is the loop's as of the last wait or eddy_now call: a deadline
+ *  that passes while the task computes without waiting goes unreported
+ *  unless the task asked (asyncio's timeout likewise reports only an
+ *  expiry that interrupted an await). */
 int eddy_timeout_leave(eddy_timeout_t *s);
 
 /* ------------------------------------------------------------ Combinators */
@@ -326,15 +333,431 @@ typedef struct eddy__waitq {
 
 /* -------------------------------------------------------------------- Sync */
 
+/* asyncio's synchronisation primitives.  The structs are public so callers
+ * can embed them; treat their fields as private.  None needs destroying.
+ * Every waiting call is interruptible: it returns UV_ECANCELED when the task
+ * is cancelled and UV_ETIMEDOUT when a timeout scope around it expires (there
+ * are no per-call timeouts: wrap the call in eddy_timeout_enter/leave).
+ * Waiters are served in FIFO order, and what a waiter was handed (the lock,
+ * a permit, a notification, an item) is never lost: a task cancelled after
+ * it was handed one still gets it, and the cancellation is delivered at its
+ * next wait. */
+
+/** asyncio.Lock: a mutex owned by the task that acquired it.  Release hands
+ *  the lock straight to the first waiter, so a task that comes later cannot
+ *  take it first. */
+typedef struct eddy_lock {
+    eddy_task_t *owner; /* NULL when unlocked */
+    eddy__waitq_t waiters;
+} eddy_lock_t;
+
+/** Prepares an unlocked lock. */
+void eddy_lock_init(eddy_lock_t *l);
+/** Waits for the lock and takes it: 0, UV_ECANCELED, UV_ETIMEDOUT, or
+ *  EDDY_EDEADLOCK if the calling task already holds it (it is not
+ *  reentrant). */
+int eddy_lock_acquire(eddy_lock_t *l);
+/** Takes the lock if that needs no wait: 0 or UV_EBUSY. */
+int eddy_lock_try_acquire(eddy_lock_t *l);
+/** Releases the lock (to its first waiter, if any): 0, or EDDY_ENOTOWNER
+ *  if the calling task does not hold it (the lock is left untouched). */
+int eddy_lock_release(eddy_lock_t *l);
+/** True while some task holds the lock. */
+bool eddy_lock_locked(const eddy_lock_t *l);
+
+/** asyncio.Event: a flag tasks can wait for. */
+typedef struct eddy_event {
+    eddy__waitq_t waiters;
+    bool set;
+} eddy_event_t;
+
+/** Prepares a cleared event. */
+void eddy_event_init(eddy_event_t *e);
+/** Sets the flag and wakes every waiter (they return 0 even if the flag is
+ *  cleared again before they run). */
+void eddy_event_set(eddy_event_t *e);
+/** Clears the flag. */
+void eddy_event_clear(eddy_event_t *e);
+/** Waits until the flag is set (at once if it is): 0, UV_ECANCELED or
+ *  UV_ETIMEDOUT. */
+int eddy_event_wait(eddy_event_t *e);
+/** True while the flag is set. */
+bool eddy_event_is_set(const eddy_event_t *e);
+
+/** asyncio.Condition, bound to a lock that every call needs held. */
+typedef struct eddy_cond {
+    eddy_lock_t *lock;
+    eddy__waitq_t waiters;
+} eddy_cond_t;
+
+/** Prepares a condition variable using lock (which must outlive it). */
+void eddy_cond_init(eddy_cond_t *c, eddy_lock_t *lock);
+/** Releases the lock, waits for a notification, and re-acquires the lock
+ *  before returning — even when interrupted (the re-acquiring wait is
+ *  shielded), so the caller always holds the lock afterwards.  Returns 0,
+ *  UV_ECANCELED or UV_ETIMEDOUT, or EDDY_ENOTOWNER (without waiting) if the
+ *  calling task does not hold the lock. */
+int eddy_cond_wait(eddy_cond_t *c);
+/** Waits until pred(arg) is true, calling it with the lock held: first at
+ *  once, then after each notification.  0 once it holds, or what
+ *  eddy_cond_wait returned when it failed. */
+int eddy_cond_wait_for(eddy_cond_t *c, bool (*pred)(void *arg), void *arg);
+/** Wakes up to n waiters (oldest first): 0, or EDDY_ENOTOWNER if the
+ *  calling task does not hold the lock. */
+int eddy_cond_notify(eddy_cond_t *c, size_t n);
+/** Wakes every waiter: 0 or EDDY_ENOTOWNER. */
+int eddy_cond_notify_all(eddy_cond_t *c);
+
+/** asyncio.Semaphore and BoundedSemaphore: a count of permits.  A release
+ *  hands its permit straight to the first waiter. */
+typedef struct eddy_sem {
+    unsigned value; /* free permits; 0 whenever tasks wait */
+    unsigned bound; /* initial value, the limit of a bounded semaphore */
+    bool bounded;
+    eddy__waitq_t waiters;
+} eddy_sem_t;
+
+/** Prepares a semaphore with value permits. */
+void eddy_sem_init(eddy_sem_t *s, unsigned value);
+/** Prepares a bounded semaphore: releasing it above value is an error. */
+void eddy_sem_init_bounded(eddy_sem_t *s, unsigned value);
+/** Waits for a permit and takes it: 0, UV_ECANCELED or UV_ETIMEDOUT. */
+int eddy_sem_acquire(eddy_sem_t *s);
+/** Takes a permit if one is free: 0 or UV_EAGAIN. */
+int eddy_sem_try_acquire(eddy_sem_t *s);
+/** Gives a permit back (to the first waiter, if any): 0, EDDY_EOVERRELEASE
+ *  if a bounded semaphore would go above its initial value, UV_EOVERFLOW
+ *  if the count would overflow. */
+int eddy_sem_release(eddy_sem_t *s);
+/** Free permits now. */
+unsigned eddy_sem_value(const eddy_sem_t *s);
+
+/** asyncio.Barrier: parties tasks wait until all have arrived, then all go
+ *  on; reusable, one generation after another. */
+typedef struct eddy_barrier {
+    unsigned parties;
+    bool broken;
+    eddy__waitq_t waiters; /* this generation's arrivals, in order */
+} eddy_barrier_t;
+
+/** Prepares a barrier for parties tasks: 0, or UV_EINVAL if parties is 0. */
+int eddy_barrier_init(eddy_barrier_t *b, unsigned parties);
+/** Arrives and waits for the others.  Returns the arrival index, 0 to
+ *  parties-1 (the last to arrive gets parties-1 and does not wait), or
+ *  EDDY_EBROKEN if the barrier is or becomes broken (aborted, reset while
+ *  waiting, or another waiter interrupted), or UV_ECANCELED / UV_ETIMEDOUT;
+ *  an interrupted waiter breaks the barrier for the others. */
+int eddy_barrier_wait(eddy_barrier_t *b);
+/** Breaks the barrier: waiters and later arrivals get EDDY_EBROKEN until
+ *  eddy_barrier_reset. */
+void eddy_barrier_abort(eddy_barrier_t *b);
+/** Returns the barrier to its empty, unbroken state; current waiters get
+ *  EDDY_EBROKEN. */
+void eddy_barrier_reset(eddy_barrier_t *b);
+/** True if the barrier is broken. */
+bool eddy_barrier_broken(const eddy_barrier_t *b);
+/** Tasks waiting in the current generation. */
+unsigned eddy_barrier_n_waiting(const eddy_barrier_t *b);
+
 /* ------------------------------------------------------------------ Queues */
+
+/** asyncio.Queue, LifoQueue and PriorityQueue of void * items.  A bounded
+ *  queue (maxsize > 0) allocates its storage at init, so putting into it
+ *  never fails for lack of memory; an unbounded one grows.  Passing an
+ *  item between a waiting task and another never allocates: put hands it
+ *  straight to the first waiting getter, and get moves the first waiting
+ *  putter's item into the slot it freed.  Getters, putters and joiners are
+ *  served in FIFO order; an interrupted call neither loses nor duplicates
+ *  an item (a getter handed an item before its cancellation arrived
+ *  returns it). */
+typedef struct eddy_queue {
+    void *buf;         /* ring of void * (FIFO), stack (LIFO) or heap (priority) */
+    size_t cap;        /* slots in buf */
+    size_t head;       /* ring index of the oldest item (FIFO) */
+    size_t len;        /* items stored */
+    size_t maxsize;    /* 0: unbounded */
+    size_t unfinished; /* put but not yet task_done'd */
+    uint64_t seq;      /* insertion counter: FIFO order among equal priorities */
+    int (*cmp)(const void *a, const void *b);
+    eddy__waitq_t getters, putters, joiners;
+    uint8_t kind;
+    bool shutdown;
+} eddy_queue_t;
+
+/** Prepares a FIFO queue holding at most maxsize items (0: unbounded):
+ *  0 or UV_ENOMEM. */
+int eddy_queue_init(eddy_queue_t *q, size_t maxsize);
+/** Prepares a LIFO queue (asyncio.LifoQueue): 0 or UV_ENOMEM. */
+int eddy_queue_init_lifo(eddy_queue_t *q, size_t maxsize);
+/** Prepares a priority queue: get returns the smallest item by cmp, which
+ *  is given two items (not pointers to them) and returns <0, 0, >0 like
+ *  strcmp; equal items come out in the order they were put.  0,
+ *  UV_ENOMEM, or UV_EINVAL if cmp is NULL. */
+int eddy_queue_init_priority(eddy_queue_t *q, size_t maxsize,
+                             int (*cmp)(const void *a, const void *b));
+/** Frees the storage.  Items still queued are forgotten: a caller that
+ *  owns them drains the queue with eddy_queue_get_nowait first.  Tasks
+ *  still waiting on q are woken with EDDY_ECLOSED. */
+void eddy_queue_destroy(eddy_queue_t *q);
+/** Puts item, waiting while the queue is full: 0, EDDY_ESHUTDOWN (the item
+ *  was not put), UV_ECANCELED, UV_ETIMEDOUT, or UV_ENOMEM (unbounded queue
+ *  that could not grow). */
+int eddy_queue_put(eddy_queue_t *q, void *item);
+/** Takes the next item into *item, waiting while the queue is empty: 0,
+ *  EDDY_ESHUTDOWN once the queue is shut down and empty, UV_ECANCELED or
+ *  UV_ETIMEDOUT. */
+int eddy_queue_get(eddy_queue_t *q, void **item);
+/** Puts item if that needs no wait: 0, UV_EAGAIN (full), EDDY_ESHUTDOWN or
+ *  UV_ENOMEM.  Callable outside a task (from a libuv callback). */
+int eddy_queue_put_nowait(eddy_queue_t *q, void *item);
+/** Takes an item if one is there: 0, UV_EAGAIN (empty) or EDDY_ESHUTDOWN
+ *  (shut down and empty).  Callable outside a task. */
+int eddy_queue_get_nowait(eddy_queue_t *q, void **item);
+/** Items in the queue. */
+size_t eddy_queue_size(const eddy_queue_t *q);
+/** True if the queue holds no item. */
+bool eddy_queue_empty(const eddy_queue_t *q);
+/** True if a bounded queue holds maxsize items (never for unbounded). */
+bool eddy_queue_full(const eddy_queue_t *q);
+/** Marks one item taken by get as processed: 0, or UV_EINVAL if called
+ *  more times than items were put.  The last one wakes eddy_queue_join. */
+int eddy_queue_task_done(eddy_queue_t *q);
+/** Waits until every item put has been marked done (at once if so): 0,
+ *  UV_ECANCELED or UV_ETIMEDOUT. */
+int eddy_queue_join(eddy_queue_t *q);
+/** Python 3.13's Queue.shutdown: put fails with EDDY_ESHUTDOWN from now on
+ *  (waiting putters wake with it), and get does once the queue is empty
+ *  (waiting getters wake with it).  With immediate, the queued items are
+ *  dropped at once and count as done for join; when they own memory, shut
+ *  down without immediate and drain with eddy_queue_get_nowait instead. */
+void eddy_queue_shutdown(eddy_queue_t *q, bool immediate);
 
 /* ----------------------------------------------------------------- Threads */
 
+/** A function run on libuv's thread pool by eddy_to_thread. */
+typedef void *(*eddy_thread_fn)(void *arg);
+
+/** asyncio.to_thread: runs fn(arg) on libuv's thread pool (size:
+ *  UV_THREADPOOL_SIZE, default 4, fixed at first use) and waits; returns 0
+ *  and stores fn's return value in *result (if non-NULL; with result NULL
+ *  the value goes to discard).  If the waiting task is cancelled (or its
+ *  timeout scope expires) before fn started, fn never runs and UV_ECANCELED
+ *  (UV_ETIMEDOUT) is returned at once; once fn has started, the call waits
+ *  for it to finish (fn may use the caller's stack through arg), passes
+ *  its result to discard (may be NULL) and returns the interruption. */
+int eddy_to_thread(eddy_thread_fn fn, void *arg, void **result, void (*discard)(void *result));
+
 /* ----------------------------------------------------------------- Streams */
+
+/** A TCP or Unix-domain stream socket, or a listener.  Opaque and
+ *  heap-allocated; eddy_close frees it.  Creating the first stream sets
+ *  SIGPIPE to ignored if it is at its default (a write to a closed peer
+ *  then fails with UV_EPIPE instead of killing the process). */
+typedef struct eddy_stream eddy_stream_t;
+
+/** Listens on addr: "127.0.0.1:8080", "[::1]:8080", "host:8080" (resolved),
+ *  ":8080" or "8080" (all interfaces, IPv6 dual-stack where possible, else
+ *  IPv4), or "unix:/path".  TCP listeners get SO_REUSEADDR; a unix path is
+ *  unlinked first if it is a stale socket (nobody accepts on it), and
+ *  UV_EADDRINUSE is returned if it is a live one.  backlog <= 0 means 511.
+ *  Port 0 picks a free port (see eddy_stream_port). */
+int eddy_listen(eddy_stream_t **server, const char *addr, int backlog);
+/** Adopts an already-listening socket fd (TCP or Unix), e.g. from systemd;
+ *  UV_EINVAL if fd is not a listening stream socket.  The stream owns fd. */
+int eddy_listen_fd(eddy_stream_t **server, int fd);
+/** Waits for the next connection and stores it in *client (TCP streams get
+ *  TCP_NODELAY, as in asyncio).  EDDY_ECLOSED if the server is closed
+ *  meanwhile.  Several tasks may accept on one server (FIFO). */
+int eddy_accept(eddy_stream_t *server, eddy_stream_t **client);
+/** Connects to host:port.  A numeric host is used as is; a name is resolved
+ *  with getaddrinfo on the thread pool (uv_getaddrinfo, cancellable) and
+ *  each address is tried in turn, returning the last error if all fail.
+ *  host "unix:/path" with port NULL connects a Unix socket. */
+int eddy_connect(eddy_stream_t **s, const char *host, const char *port);
+/** Reads up to len bytes into buf: >0 bytes, UV_EOF at end of stream (and
+ *  on every read after it), <0 error; UV_EINVAL if len is 0, UV_EBUSY if
+ *  another task is reading s, EDDY_ECLOSED if s is closed meanwhile. */
+ssize_t eddy_read(eddy_stream_t *s, void *buf, size_t len);
+/** Writes all of bufs and returns when written (0 or <0).  Tries
+ *  uv_try_write first and only queues a uv_write for what is left.  If the
+ *  task is cancelled (or its scope expires) while the write is pending, the
+ *  unwritten bytes are copied so that the write completes in the
+ *  background, and UV_ECANCELED (UV_ETIMEDOUT) returns at once: the
+ *  caller's buffers are free again.  Writes on one stream go out in the
+ *  order they were made. */
+int eddy_write(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs);
+/** eddy_write of one buffer. */
+int eddy_write_all(eddy_stream_t *s, const void *data, size_t len);
+/** Half-close (uv_shutdown, after the queued writes) and wait for it. */
+int eddy_shutdown(eddy_stream_t *s);
+/** Closes and frees the stream (never waits; the memory is freed in the
+ *  close callback, so s must not be used after this call).  A task parked
+ *  in eddy_read, eddy_accept, eddy_write or eddy_shutdown on it wakes with
+ *  EDDY_ECLOSED.  NULL is a no-op. */
+void eddy_close(eddy_stream_t *s);
+/** The socket's file descriptor (for sendfile, setsockopt), or <0. */
+int eddy_stream_fd(const eddy_stream_t *s);
+/** The underlying libuv stream (a uv_tcp_t or uv_pipe_t); do not close it
+ *  nor start reading on it. */
+uv_stream_t *eddy_stream_handle(eddy_stream_t *s);
+/** True for a Unix-domain stream, false for TCP. */
+bool eddy_stream_is_unix(const eddy_stream_t *s);
+/** TCP_NODELAY on or off; UV_EINVAL on a Unix-domain stream. */
+int eddy_tcp_nodelay(eddy_stream_t *s, bool on);
+/** TCP keep-alive on (first probe after delay_s seconds idle) or off;
+ *  UV_EINVAL on a Unix-domain stream. */
+int eddy_tcp_keepalive(eddy_stream_t *s, bool on, unsigned delay_s);
+/** Peer address as text ("1.2.3.4", "::1", "unix") for logs: 0 or <0. */
+int eddy_stream_peer(const eddy_stream_t *s, char *buf, size_t len);
+/** Local port of a TCP stream or listener (lets tests listen on port 0),
+ *  or <0 (UV_EINVAL for a Unix-domain one). */
+int eddy_stream_port(const eddy_stream_t *s);
+
+/** asyncio.StreamReader over any stream: a buffer with line and
+ *  exact-length reads.  Fields are private; lives where the caller puts
+ *  it.  On any error nothing is consumed, so the bytes stay readable. */
+typedef struct eddy_reader {
+    eddy_stream_t *stream;
+    char *buf;
+    size_t start, end, cap; /* buffered bytes are buf[start, end) */
+    size_t limit;
+} eddy_reader_t;
+
+/** Reads from s (which stays the caller's).  limit: the most bytes
+ *  readline/readuntil may buffer (0 = 64 KiB, asyncio's default).  0 or
+ *  UV_ENOMEM. */
+int eddy_reader_init(eddy_reader_t *r, eddy_stream_t *s, size_t limit);
+/** Frees the buffer (not the stream); buffered bytes are lost. */
+void eddy_reader_free(eddy_reader_t *r);
+/** Reads through sep; *data points into the reader's buffer (valid until
+ *  the next call) and the length (separator included) is returned.
+ *  EDDY_ELIMIT if sep does not end within limit bytes (asyncio's
+ *  LimitOverrunError; the bytes stay buffered), EDDY_EINCOMPLETE if the
+ *  stream ends first (the partial data stay readable with eddy_reader_read),
+ *  UV_EOF if it ends with nothing buffered. */
+ssize_t eddy_reader_readuntil(eddy_reader_t *r, const void *sep, size_t seplen, const char **data);
+/** readuntil("\n"), but at end of stream returns the partial last line,
+ *  and 0 at EOF. */
+ssize_t eddy_reader_readline(eddy_reader_t *r, const char **line);
+/** Exactly n bytes into dst: 0, or EDDY_EINCOMPLETE if the stream ends
+ *  first (asyncio's IncompleteReadError; the partial bytes stay readable
+ *  with eddy_reader_read). */
+int eddy_reader_readexactly(eddy_reader_t *r, void *dst, size_t n);
+/** What is buffered (up to max), or waits for what arrives: >0 bytes, 0 at
+ *  EOF, <0 error. */
+ssize_t eddy_reader_read(eddy_reader_t *r, void *dst, size_t max);
+/** Bytes buffered and not yet consumed. */
+size_t eddy_reader_buffered(const eddy_reader_t *r);
+
+/** asyncio.StreamWriter over any stream: writes are copied and queued
+ *  without waiting; eddy_writer_drain applies flow control.  Fields are
+ *  private.  Close the writer before the stream; do not mix eddy_write and
+ *  a writer on one stream unless the writer has nothing pending. */
+typedef struct eddy_writer {
+    eddy_stream_t *stream;
+    size_t high, low;
+    size_t pending; /* bytes accepted and not yet written */
+    char *buf;      /* bytes not yet handed to libuv */
+    size_t len, cap;
+    struct eddy__wop *inflight; /* the uv_write in progress, if any */
+    eddy_wait_t *waiter;        /* a task in drain or close */
+    int error;                  /* the stream's first write error */
+} eddy_writer_t;
+
+/** Prepares w over s with high/low water marks; 0,0 = 64 KiB / 16 KiB
+ *  (low is capped at high).  Returns 0. */
+int eddy_writer_init(eddy_writer_t *w, eddy_stream_t *s, size_t high, size_t low);
+/** Copies and queues data; never waits.  Returns 0, UV_ENOMEM, or the
+ *  stream's error if a write has failed. */
+int eddy_writer_write(eddy_writer_t *w, const void *data, size_t len);
+/** If more than high bytes are pending, waits until no more than low are:
+ *  0, the stream's error, or the interruption. */
+int eddy_writer_drain(eddy_writer_t *w);
+/** Bytes accepted by eddy_writer_write and not yet written to the socket. */
+size_t eddy_writer_pending(const eddy_writer_t *w);
+/** Waits until everything is written, then releases the writer (not the
+ *  stream): 0 or the stream's error.  If interrupted, the pending bytes
+ *  are still written in the background and the interruption returned;
+ *  the writer is released either way. */
+int eddy_writer_close(eddy_writer_t *w);
 
 /* ------------------------------------------------------------------- Files */
 
+/* Files: libuv's fs requests on its thread pool, so they never block the
+ * loop (nor does a FIFO, a slow disk or NFS).  Paths and flags are open(2)'s
+ * (O_CLOEXEC is always added).  Every call but eddy_fs_close is
+ * interruptible: a cancellation or an expired timeout scope takes the
+ * request back if it has not started, else waits for it to finish (file
+ * operations are bounded) and returns UV_ECANCELED / UV_ETIMEDOUT; an fd
+ * that an interrupted open produced anyway is closed, and an interrupted
+ * write that wrote returns its count (the cancellation then stays pending
+ * for the next wait). */
+
+/** open(2): fd >= 0 or <0. */
+int eddy_fs_open(const char *path, int flags, int mode);
+/** pread(2) at offset, or read(2) at the current position if offset is
+ *  -1: bytes read (maybe fewer than len), 0 at EOF, or <0. */
+ssize_t eddy_fs_read(int fd, void *buf, size_t len, int64_t offset);
+/** pwrite(2) at offset, or write(2) if offset is -1: bytes written (maybe
+ *  fewer than len), or <0. */
+ssize_t eddy_fs_write(int fd, const void *buf, size_t len, int64_t offset);
+/** stat(2) into *st: 0 or <0. */
+int eddy_fs_stat(const char *path, uv_stat_t *st);
+/** fstat(2) into *st: 0 or <0. */
+int eddy_fs_fstat(int fd, uv_stat_t *st);
+/** close(2): 0 or <0 (fd is closed either way).  Not interruptible: it
+ *  always completes, so that fd is never left in doubt. */
+int eddy_fs_close(int fd);
+/** Reads a whole file: *data is malloc'd (the caller frees it) and
+ *  NUL-terminated, *len excludes the NUL.  0, UV_EFBIG if the file holds
+ *  more than limit bytes, or another error (then *data is NULL). */
+int eddy_fs_read_file(const char *path, char **data, size_t *len, size_t limit);
+/** Sends len bytes of fd, from offset, to the stream out with sendfile(2)
+ *  (no copy through user space); when the socket is full, or writes are
+ *  queued on out, the next chunk (up to 64 KiB) is read and written with
+ *  eddy_write instead, which waits for the socket.  Returns the bytes sent
+ *  (fewer than len only if the file ends first) or <0, including
+ *  UV_ECANCELED / UV_ETIMEDOUT; the file's position is not used. */
+ssize_t eddy_fs_sendfile(eddy_stream_t *out, int fd, int64_t offset, size_t len);
+
 /* ------------------------------------------------------ Signals and timers */
+
+/** Signals as awaitables (asyncio's add_signal_handler, as a wait).
+ *  Opaque, heap-allocated; eddy_signal_close frees it. */
+typedef struct eddy_signal eddy_signal_t;
+
+/** Starts catching the n signals now (uv_signal; a repeated number counts
+ *  once).  Signals that arrive while no task waits are queued, counted per
+ *  signal, so none is lost between two waits.  0, UV_EINVAL (n is 0 or a
+ *  number is invalid), UV_ENOMEM or EDDY_ENOTASK outside eddy_run. */
+int eddy_signal_open(eddy_signal_t **s, const int *signums, size_t n);
+/** Returns the oldest queued signal at once, else waits for the next one:
+ *  its number (> 0), UV_ECANCELED, UV_ETIMEDOUT, or EDDY_ECLOSED if s is
+ *  closed meanwhile.  Several tasks may wait (FIFO, one signal each).
+ *  While no task waits, s does not keep the loop alive. */
+int eddy_signal_wait(eddy_signal_t *s);
+/** Stops catching (the default action applies again once no other catcher
+ *  of the signal is left), wakes waiters with EDDY_ECLOSED and frees s.
+ *  NULL is a no-op. */
+void eddy_signal_close(eddy_signal_t *s);
+
+/** Periodic timer usable from a task (Go's time.Ticker).  Ticks fall at
+ *  open + k * period on the loop clock.  Opaque, heap-allocated. */
+typedef struct eddy_ticker eddy_ticker_t;
+
+/** Starts a ticker with the given period (> 0): 0, UV_EINVAL, UV_ENOMEM,
+ *  or EDDY_ENOTASK outside eddy_run. */
+int eddy_ticker_open(eddy_ticker_t **t, uint64_t period_ms);
+/** Waits for the next tick; returns how many ticks fell since the one the
+ *  last wait returned (>= 1: ticks missed while the task was busy are
+ *  coalesced, and returned at once, not queued), or UV_ECANCELED,
+ *  UV_ETIMEDOUT, EDDY_ECLOSED (closed meanwhile), UV_EBUSY (another task
+ *  is waiting on t).  An idle ticker costs nothing and does not keep the
+ *  loop alive. */
+int eddy_ticker_wait(eddy_ticker_t *t);
+/** Stops and frees the ticker; a waiting task gets EDDY_ECLOSED.  NULL is
+ *  a no-op. */
+void eddy_ticker_close(eddy_ticker_t *t);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -81,6 +82,12 @@ int main(int argc, char **argv)
         config_unref(cfg);
         free(listen);
         return 0;
+    }
+    /* One descriptor per connection: take all the hard limit allows. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     int rc = server_run(&opts, cfg);
     free(listen);

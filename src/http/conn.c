@@ -72,8 +72,19 @@ static ssize_t read_more(http_conn_t *c)
 
     if (c->in_end == c->in_cap)
         compact(c);
-    if (c->in_end == c->in_cap)
-        return UV_ENOBUFS;
+    if (c->in_end == c->in_cap) {
+        /* Buffers start small (most heads are a few hundred bytes) and
+         * grow to what the limits allow: idle connections stay cheap. */
+        size_t max = lim->header_size + 4096;
+        if (c->in_cap >= max)
+            return UV_ENOBUFS;
+        size_t cap = c->in_cap * 4 < max ? c->in_cap * 4 : max;
+        char *in = realloc(c->in, cap);
+        if (in == NULL)
+            return UV_ENOMEM;
+        c->in = in;
+        c->in_cap = cap;
+    }
     if (c->idle) {
         ms = lim->keepalive_ms;
     } else if (c->in_message && !c->head_done) {
@@ -104,21 +115,45 @@ static void release_site(http_conn_t *c)
     c->site = NULL;
 }
 
-/* Buffers sized by the site the connection starts under. */
+/* The first buffers; they grow with what requests need (read_more,
+ * http__grow_headers, http__grow_path). */
 static int conn_alloc(http_conn_t *c)
 {
-    const http_limits_t *lim = &c->site->limits;
-    c->in_cap = lim->header_size + 4096;
+    c->in_cap = 4096;
     c->out_cap = 16384;
-    c->hdr_cap = lim->headers;
-    c->path_cap = lim->uri_size + 2;
     c->in = malloc(c->in_cap);
     c->out = malloc(c->out_cap);
-    c->names = malloc(c->hdr_cap * sizeof(span_t) + 1);
-    c->values = malloc(c->hdr_cap * sizeof(span_t) + 1);
-    c->hdrs = malloc(c->hdr_cap * sizeof(http_header_t) + 1);
-    c->path = malloc(c->path_cap);
-    return c->in && c->out && c->names && c->values && c->hdrs && c->path ? 0 : UV_ENOMEM;
+    return c->in && c->out && http__grow_headers(c) == 0 ? 0 : UV_ENOMEM;
+}
+
+int http__grow_headers(http_conn_t *c)
+{
+    size_t cap = c->hdr_cap ? c->hdr_cap * 2 : 16;
+    span_t *names = realloc(c->names, cap * sizeof(span_t));
+    if (names != NULL)
+        c->names = names;
+    span_t *values = realloc(c->values, cap * sizeof(span_t));
+    if (values != NULL)
+        c->values = values;
+    http_header_t *hdrs = realloc(c->hdrs, cap * sizeof(http_header_t));
+    if (hdrs != NULL)
+        c->hdrs = hdrs;
+    if (names == NULL || values == NULL || hdrs == NULL)
+        return UV_ENOMEM;
+    c->hdr_cap = cap;
+    return 0;
+}
+
+int http__grow_path(http_conn_t *c, size_t need)
+{
+    if (need <= c->path_cap)
+        return 0;
+    char *p = realloc(c->path, need);
+    if (p == NULL)
+        return UV_ENOMEM;
+    c->path = p;
+    c->path_cap = need;
+    return 0;
 }
 
 static void conn_free(http_conn_t *c)

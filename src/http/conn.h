@@ -84,6 +84,12 @@ extern const llhttp_settings_t http__settings;
 /** Clears the per-request parse state at a message's start. */
 void http__request_reset(http_conn_t *c);
 
+/* conn.c */
+/** Doubles the header arrays (they start at 16 entries). */
+int http__grow_headers(http_conn_t *c);
+/** Makes the decoded-path buffer at least need bytes. */
+int http__grow_path(http_conn_t *c, size_t need);
+
 /* response.c */
 /** Writes the committed segments (one vectored write per memory run). */
 int http__flush(http_conn_t *c);

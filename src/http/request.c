@@ -99,8 +99,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     /* Pieces of one field arrive until on_header_field_complete. */
     if (!c->in_field) {
         c->in_field = true;
-        if (c->nhdr == c->hdr_cap) {
+        if (c->nhdr == c->site->limits.headers) {
             c->error = 431;
+            return HPE_USER;
+        }
+        if (c->nhdr == c->hdr_cap && http__grow_headers(c) != 0) {
+            c->error = 500;
             return HPE_USER;
         }
         c->names[c->nhdr] = c->values[c->nhdr] = (span_t){0, 0};
@@ -310,6 +314,8 @@ static int check_head(http_conn_t *c, http_request_t *req)
     size_t plen;
     if (!split_target(req->target, req->target_len, &path, &plen))
         return 400;
+    if (http__grow_path(c, plen + 2) != 0)
+        return 500;
     long n = http_path_normalize(path, plen, c->path, c->path_cap);
     if (n < 0)
         return 400;

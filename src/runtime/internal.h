@@ -30,6 +30,9 @@ typedef struct eddy__stack {
 int eddy__stack_get(eddy__stack_t *s, size_t size, unsigned flags);
 /** Returns a stack to the pool (or unmaps it when the pool is full). */
 void eddy__stack_put(eddy__stack_t *s);
+/** Guarded stacks that could not get their guard page (vm.max_map_count
+ *  reached) and were mapped without one. */
+extern uint64_t eddy__stack_unguarded_fallbacks;
 /** Unmaps every pooled stack (runtime teardown). */
 void eddy__stack_pool_drain(void);
 
@@ -60,6 +63,7 @@ struct eddy_task {
     uint8_t state;
     bool started;
     bool cancel_pending;
+    bool cancel_woken; /* a wait was interrupted by a cancel the task has not seen yet */
     bool timer_init;
     unsigned refs;   /* handle + alive */
     unsigned shield; /* depth of shielded sections */
@@ -89,6 +93,10 @@ void eddy__watch_add(eddy_task_t *t, eddy__watch_t *w,
 /** Removes a watch that has not fired yet; no-op if it has. */
 void eddy__watch_remove(eddy__watch_t *w);
 
+/** The data of every task's own timer, so that eddy_run's teardown can
+ *  tell a struct still held by a handle that its timer is closed. */
+extern char eddy__task_timer_tag;
+
 /** Called by the task itself when fn returns: notifies watchers. */
 void eddy__task_finish(eddy_task_t *t, int status);
 /** Waits, without being interruptible, until t is done (cleanup paths of
@@ -114,6 +122,7 @@ typedef struct eddy__rt {
     size_t nlive;
     eddy_task_t *task_pool; /* freed task structs, with their timers */
     size_t task_pool_len;
+    bool in_uv_run; /* drive is inside uv_run: a wake-up must end its poll */
 #ifdef EDDY_ASAN
     void *sched_fake_stack;
     const void *sched_stack_bottom;

@@ -35,6 +35,8 @@ typedef struct bucket {
 
 static __thread bucket_t pool[POOL_BUCKETS];
 
+uint64_t eddy__stack_unguarded_fallbacks;
+
 static size_t page_size(void)
 {
     static size_t ps;
@@ -59,11 +61,18 @@ static int map(eddy__stack_t *s, size_t size, unsigned flags)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
         return UV_ENOMEM;
-    /* mprotect splits the mapping in two; ENOMEM here usually means
-     * vm.max_map_count is reached (see EDDY_SPAWN_NOGUARD). */
+    /* mprotect splits the mapping in two; ENOMEM here means
+     * vm.max_map_count is reached.  Rather than refuse the task, it gets an
+     * unguarded stack (counted in eddy__stack_unguarded_fallbacks). */
     if (guard && mprotect(p, guard, PROT_NONE) != 0) {
         munmap(p, size + guard);
-        return UV_ENOMEM;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (p == MAP_FAILED)
+            return UV_ENOMEM;
+        eddy__stack_unguarded_fallbacks++;
+        guard = 0;
+        flags |= EDDY_SPAWN_NOGUARD;
     }
     s->base = p + guard;
     s->size = size;
