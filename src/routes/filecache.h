@@ -34,6 +34,8 @@ typedef struct file_entry {
 
 typedef struct file_cache {
     int root_fd;
+    char *root_real; /* canonical root, for the fallback without openat2 */
+    bool no_openat2;
     bool follow_symlinks;
     file_entry_t **buckets;
     size_t nbuckets, len, max_len;

@@ -70,9 +70,12 @@ static const char *st_check(route_t *r, char *buf, size_t len)
 
     if (st->root == NULL)
         return "a static route needs root";
-    if (stat(st->root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        snprintf(buf, len, "root %s: %s", st->root,
-                 errno && !S_ISDIR(sb.st_mode) ? strerror(errno) : "not a directory");
+    if (stat(st->root, &sb) != 0) {
+        snprintf(buf, len, "root %s: %s", st->root, strerror(errno));
+        return buf;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        snprintf(buf, len, "root %s: not a directory", st->root);
         return buf;
     }
     if (st->index == NULL)

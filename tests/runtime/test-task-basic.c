@@ -250,7 +250,7 @@ static void wake_from_timer(uv_timer_t *h)
 
 static int libuv_wait_main(void *arg)
 {
-    uv_timer_t timer;
+    static uv_timer_t timer; /* closed after this task returns */
     eddy_wait_t w;
     eddy_wait_init(&w, NULL);
     pending_wait = &w;

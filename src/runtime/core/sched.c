@@ -23,7 +23,12 @@ uv_loop_t *eddy_loop(void)
 
 uint64_t eddy_now(void)
 {
-    return eddy__rt ? uv_now(&eddy__rt->loop) : 0;
+    if (eddy__rt == NULL)
+        return 0;
+    /* uv_now is cached at the start of the loop turn: a deadline counted
+     * from it would lose whatever time the batch has run so far. */
+    uv_update_time(&eddy__rt->loop);
+    return uv_now(&eddy__rt->loop);
 }
 
 void eddy__ready(eddy_task_t *t)
@@ -36,6 +41,11 @@ void eddy__ready(eddy_task_t *t)
     else
         rt->ready_head = t;
     rt->ready_tail = t;
+    /* Woken by a libuv callback: uv_run(UV_RUN_ONCE) runs due timers
+     * before it polls, and must not then block in the poll while a task is
+     * ready (uv_stop makes the poll's timeout 0; uv_run clears the flag). */
+    if (rt->in_uv_run)
+        uv_stop(&rt->loop);
 }
 
 /* -------------------------------------------------------------- switching */
@@ -121,17 +131,22 @@ static void run_batch(eddy__rt_t *rt)
 }
 
 /* Cancels every unfinished task; returns how many were interrupted or
- * marked. */
+ * marked.  Oldest first (the live list is newest first): a task that
+ * forwards its cancellation to tasks it spawned (a group owner, a gather)
+ * then runs before them, while theirs is undelivered, so the two coalesce
+ * instead of the second interrupting their cleanup. */
 static size_t cancel_all(eddy__rt_t *rt)
 {
+    eddy_task_t *t = rt->live;
     size_t n = 0;
-    for (eddy_task_t *t = rt->live; t != NULL;) {
-        eddy_task_t *next = t->next_live;
-        if (!t->cancel_pending) {
+
+    while (t != NULL && t->next_live != NULL)
+        t = t->next_live;
+    for (; t != NULL; t = t->prev_live) {
+        if (!eddy_cancelling(t)) {
             eddy_cancel(t);
             n++;
         }
-        t = next;
     }
     return n;
 }
@@ -145,7 +160,9 @@ static int drive(eddy__rt_t *rt, bool (*done)(eddy__rt_t *, void *), void *arg)
         run_batch(rt);
         if (done(rt, arg))
             return 0;
+        rt->in_uv_run = true;
         int alive = uv_run(&rt->loop, rt->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+        rt->in_uv_run = false;
         if (alive || rt->ready_head != NULL)
             continue;
         /* No handle, no request, no ready task: nothing can wake anyone. */
@@ -169,8 +186,13 @@ static bool all_done(eddy__rt_t *rt, void *arg)
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    if (uv_is_closing(h))
+        return;
+    /* The timer of a task whose handle outlives the run: the struct must
+     * not reuse it once given back (it would be on a dead loop). */
+    if (h->data == &eddy__task_timer_tag)
+        eddy__container_of(h, eddy_task_t, timer)->timer_init = false;
+    uv_close(h, NULL);
 }
 
 /* Frees what a deadlocked run could not finish: the tasks stay parked

@@ -150,9 +150,12 @@ void eddy_detach(eddy_task_t *t)
 
 void eddy_cancel(eddy_task_t *t)
 {
-    if (t == NULL || t->state == EDDY__DONE)
+    /* Requests made before the task sees the first are one cancellation
+     * (asyncio alike): a second must not hit the cleanup's first wait. */
+    if (t == NULL || t->state == EDDY__DONE || t->cancel_woken)
         return;
     if (t->state == EDDY__WAITING && t->shield == 0 && t->wait->on_interrupt != NULL) {
+        t->cancel_woken = true;
         eddy__interrupt(t, UV_ECANCELED);
         return;
     }
@@ -171,7 +174,7 @@ bool eddy_cancelled(const eddy_task_t *t)
 
 bool eddy_cancelling(const eddy_task_t *t)
 {
-    return t->cancel_pending;
+    return t->cancel_pending || t->cancel_woken;
 }
 
 int eddy_status(const eddy_task_t *t)

@@ -10,6 +10,8 @@
 
 static void on_task_timer(uv_timer_t *h);
 
+char eddy__task_timer_tag;
+
 void eddy_wait_init(eddy_wait_t *w, void (*on_interrupt)(eddy_wait_t *w))
 {
     w->task = NULL;
@@ -75,6 +77,7 @@ static void arm(eddy_task_t *t)
     }
     if (!t->timer_init) {
         uv_timer_init(&eddy__rt->loop, &t->timer);
+        t->timer.data = &eddy__task_timer_tag;
         t->timer_init = true;
     }
     uv_timer_start(&t->timer, on_task_timer, deadline - now, 0);
@@ -119,6 +122,7 @@ int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status)
 
     eddy__switch_to_scheduler(t);
 
+    t->cancel_woken = false; /* delivered: this wait returns it */
     if (t->timer_init)
         uv_timer_stop(&t->timer);
     t->wait_deadline = EDDY_FOREVER;
@@ -129,7 +133,7 @@ int eddy_wait_park(eddy_wait_t *w, uint64_t timeout_ms)
 {
     uint64_t deadline = EDDY_FOREVER;
     if (timeout_ms != EDDY_FOREVER && eddy__rt != NULL)
-        deadline = uv_now(&eddy__rt->loop) + timeout_ms;
+        deadline = eddy_now() + timeout_ms;
     return eddy__park(w, deadline, UV_ETIMEDOUT);
 }
 
@@ -146,7 +150,7 @@ int eddy_sleep(uint64_t ms)
     eddy_wait_init(&w, interrupt_nothing);
     if (eddy__rt == NULL)
         return EDDY_ENOTASK;
-    return eddy__park(&w, ms == EDDY_FOREVER ? EDDY_FOREVER : uv_now(&eddy__rt->loop) + ms, 0);
+    return eddy__park(&w, ms == EDDY_FOREVER ? EDDY_FOREVER : eddy_now() + ms, 0);
 }
 
 int eddy_yield(void)

@@ -1,0 +1,417 @@
+/* Streams: reading, writing, half-closing and closing TCP and Unix-domain
+ * sockets from tasks.
+ *
+ * Reading hands the caller's buffer to libuv's alloc callback, so bytes go
+ * from the kernel straight to where the caller wants them.  Reading is
+ * stopped lazily: after a read completes, uv_read_start stays active in
+ * case the task reads again before the loop polls (the common case: read,
+ * answer, read), which saves two epoll_ctl calls per read.  If bytes arrive
+ * while no task is reading, they land in a small spill buffer and reading
+ * stops until a task takes them, so a stream never buffers more than that.
+ *
+ * Every libuv request that outlives a wait (a write, a shutdown) is on the
+ * heap and points at the waiting task's stack through a pointer that the
+ * interrupt hook clears; the request's callback frees it. */
+#include "runtime/io/stream.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Size of the buffer that catches bytes arriving while no task reads. */
+#define SPILL_SIZE (16u * 1024u)
+
+/* Requests this small are built on the stack when a write is split. */
+#define INLINE_BUFS 16
+
+/* A write to a socket the peer has closed raises SIGPIPE, whose default
+ * action kills the process; like Python and Node, make it an EPIPE error
+ * instead, unless the program chose a disposition of its own. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+int eddy__stream_new(eddy_stream_t **out, enum eddy__stream_kind kind)
+{
+    static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+    uv_loop_t *loop = eddy_loop();
+    eddy_stream_t *s;
+    int rc;
+
+    if (loop == NULL)
+        return EDDY_ENOTASK;
+    pthread_once(&sigpipe_once, ignore_sigpipe);
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return UV_ENOMEM;
+    s->kind = (uint8_t)kind;
+    eddy__waitq_init(&s->acceptors);
+    if (kind == EDDY__STREAM_TCP)
+        rc = uv_tcp_init(loop, &s->u.tcp);
+    else
+        rc = uv_pipe_init(loop, &s->u.pipe, 0);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    s->u.handle.data = s;
+    *out = s;
+    return 0;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    eddy_stream_t *s = h->data;
+    free(s->spill);
+    free(s);
+}
+
+void eddy__stream_discard(eddy_stream_t *s)
+{
+    s->closing = true;
+    uv_close(&s->u.handle, on_close);
+}
+
+void eddy_close(eddy_stream_t *s)
+{
+    if (s == NULL || s->closing)
+        return;
+    s->closing = true;
+    if (s->rwait != NULL) {
+        eddy_wait_t *w = s->rwait;
+        s->rwait = NULL;
+        eddy_wait_wake(w, EDDY_ECLOSED);
+    }
+    eddy__waitq_wake_all(&s->acceptors, EDDY_ECLOSED);
+    /* uv_close stops reading and fails the pending writes and shutdown
+     * with UV_ECANCELED (reported as EDDY_ECLOSED) before on_close runs. */
+    uv_close(&s->u.handle, on_close);
+}
+
+/* ------------------------------------------------------------------ read */
+
+static void stop_reading(eddy_stream_t *s)
+{
+    if (s->reading) {
+        uv_read_stop(&s->u.stream);
+        s->reading = false;
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    eddy_stream_t *s = h->data;
+    (void)suggested;
+
+    if (s->rwait != NULL) {
+        *buf = uv_buf_init(s->rbuf, (unsigned)eddy__min(s->rlen, (size_t)UINT_MAX));
+        return;
+    }
+    /* Nobody is reading: catch the bytes in the spill buffer.  It is empty
+     * here, since reading stops as soon as it holds anything. */
+    if (s->spill == NULL)
+        s->spill = malloc(SPILL_SIZE);
+    s->spill_start = s->spill_end = 0;
+    *buf = uv_buf_init(s->spill, s->spill ? SPILL_SIZE : 0);
+}
+
+static void free_empty_spill(eddy_stream_t *s)
+{
+    if (s->spill != NULL && s->spill_end == s->spill_start) {
+        free(s->spill);
+        s->spill = NULL;
+        s->spill_start = s->spill_end = 0;
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    eddy_stream_t *s = stream->data;
+    eddy_wait_t *w = s->rwait;
+
+    if (nread == 0) { /* EAGAIN */
+        free_empty_spill(s);
+        return;
+    }
+    if (w != NULL && buf->base == s->rbuf) {
+        /* The bytes are in the reader's buffer; keep reading active in case
+         * it comes back before the next poll. */
+        s->rwait = NULL;
+        if (nread < 0) {
+            stop_reading(s);
+            s->rerror = (int)nread;
+        }
+        eddy_wait_wake(w, (int)nread);
+        return;
+    }
+    stop_reading(s);
+    if (nread > 0) {
+        s->spill_end = (size_t)nread;
+        return;
+    }
+    if (nread != UV_ENOBUFS)
+        s->rerror = (int)nread; /* kept for the next eddy_read */
+    free_empty_spill(s);
+}
+
+static void read_interrupted(eddy_wait_t *w)
+{
+    eddy_stream_t *s = w->data;
+    s->rwait = NULL;
+    stop_reading(s);
+}
+
+/* Hands out spilled bytes; frees the spill buffer once it is drained so
+ * that idle streams hold no buffer. */
+static size_t take_spill(eddy_stream_t *s, void *buf, size_t len)
+{
+    size_t n = eddy__min(len, s->spill_end - s->spill_start);
+    memcpy(buf, s->spill + s->spill_start, n);
+    s->spill_start += n;
+    if (s->spill_start == s->spill_end) {
+        free(s->spill);
+        s->spill = NULL;
+        s->spill_start = s->spill_end = 0;
+    }
+    return n;
+}
+
+ssize_t eddy_read(eddy_stream_t *s, void *buf, size_t len)
+{
+    EDDY__CURRENT_OR_RETURN(t);
+    eddy_wait_t w;
+    int rc;
+
+    (void)t;
+    if (s->closing)
+        return EDDY_ECLOSED;
+    if (s->rwait != NULL)
+        return UV_EBUSY;
+    if (len == 0)
+        return UV_EINVAL;
+    if (s->spill_end > s->spill_start)
+        return (ssize_t)take_spill(s, buf, len);
+    if (s->rerror != 0)
+        return s->rerror;
+
+    eddy_wait_init(&w, read_interrupted);
+    w.data = s;
+    s->rwait = &w;
+    s->rbuf = buf;
+    s->rlen = len;
+    if (!s->reading) {
+        rc = uv_read_start(&s->u.stream, on_alloc, on_read);
+        if (rc != 0) {
+            s->rwait = NULL;
+            return rc;
+        }
+        s->reading = true;
+    }
+    /* s may be freed once this returns (another task closed it). */
+    return eddy_wait_park(&w, EDDY_FOREVER);
+}
+
+/* ----------------------------------------------------------------- write */
+
+typedef struct write_op {
+    uv_write_t req;
+    eddy_wait_t *wait; /* NULL once the task stopped waiting */
+    char *copy;        /* the unwritten bytes, once the task stopped waiting */
+} write_op_t;
+
+static void on_write(uv_write_t *req, int status)
+{
+    write_op_t *op = req->data;
+    eddy_stream_t *s = req->handle->data;
+
+    if (op->wait != NULL) {
+        if (status == UV_ECANCELED && s->closing)
+            status = EDDY_ECLOSED;
+        eddy_wait_wake(op->wait, status);
+    }
+    free(op->copy);
+    free(op);
+}
+
+/* The writing task stops waiting: copy what libuv has not written yet and
+ * point the request at the copy.  This relies on libuv's unix write
+ * request, which advances bufs[write_index] in place as bytes go out. */
+static void write_interrupted(eddy_wait_t *w)
+{
+    write_op_t *op = w->data;
+    uv_write_t *req = &op->req;
+    size_t total = 0, off = 0;
+
+    op->wait = NULL;
+    for (unsigned i = req->write_index; i < req->nbufs; i++)
+        total += req->bufs[i].len;
+    if (total == 0)
+        return;
+    op->copy = malloc(total);
+    if (op->copy == NULL) {
+        /* The caller's bytes cannot be kept: break the connection rather
+         * than send a stream with a hole in it. */
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)req->handle, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+        for (unsigned i = req->write_index; i < req->nbufs; i++)
+            req->bufs[i].len = 0;
+        return;
+    }
+    for (unsigned i = req->write_index; i < req->nbufs; i++) {
+        memcpy(op->copy + off, req->bufs[i].base, req->bufs[i].len);
+        req->bufs[i].base = op->copy + off;
+        off += req->bufs[i].len;
+    }
+}
+
+/* Queues the bytes of bufs after the first `done` ones and waits. */
+static int write_rest(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs, size_t done)
+{
+    uv_buf_t inline_bufs[INLINE_BUFS], *rest = inline_bufs;
+    eddy_wait_t w;
+    write_op_t *op;
+    size_t i = 0, n;
+    int rc;
+
+    while (done >= bufs[i].len) /* skip what uv_try_write took */
+        done -= bufs[i++].len;
+    n = nbufs - i;
+    if (n > INLINE_BUFS && (rest = malloc(n * sizeof(*rest))) == NULL)
+        return UV_ENOMEM;
+    memcpy(rest, bufs + i, n * sizeof(*rest));
+    rest[0].base += done;
+    rest[0].len -= done;
+
+    op = malloc(sizeof(*op));
+    if (op == NULL) {
+        rc = UV_ENOMEM;
+        goto out;
+    }
+    op->req.data = op;
+    op->copy = NULL;
+    op->wait = &w;
+    eddy_wait_init(&w, write_interrupted);
+    w.data = op;
+    /* uv_write copies the array of buffers, not the bytes. */
+    rc = uv_write(&op->req, &s->u.stream, rest, (unsigned)n, on_write);
+    if (rc != 0) {
+        free(op);
+        goto out;
+    }
+    if (rest != inline_bufs)
+        free(rest);
+    return eddy_wait_park(&w, EDDY_FOREVER);
+out:
+    if (rest != inline_bufs)
+        free(rest);
+    return rc;
+}
+
+int eddy_write(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs)
+{
+    EDDY__CURRENT_OR_RETURN(t);
+    size_t total = 0;
+    int n;
+
+    (void)t;
+    if (s->closing)
+        return EDDY_ECLOSED;
+    for (size_t i = 0; i < nbufs; i++)
+        total += bufs[i].len;
+    if (total == 0)
+        return 0;
+    /* uv_try_write refuses while earlier writes are queued, which keeps
+     * writes in order. */
+    n = uv_try_write(&s->u.stream, bufs, (unsigned)nbufs);
+    if (n >= 0 && (size_t)n == total)
+        return 0;
+    if (n < 0 && n != UV_EAGAIN)
+        return n;
+    return write_rest(s, bufs, nbufs, n < 0 ? 0 : (size_t)n);
+}
+
+int eddy_write_all(eddy_stream_t *s, const void *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    if (len > UINT_MAX)
+        return UV_EINVAL;
+    return eddy_write(s, &b, 1);
+}
+
+/* -------------------------------------------------------------- shutdown */
+
+typedef struct shutdown_op {
+    uv_shutdown_t req;
+    eddy_wait_t *wait;
+} shutdown_op_t;
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    shutdown_op_t *op = req->data;
+    eddy_stream_t *s = req->handle->data;
+
+    if (op->wait != NULL) {
+        if (status == UV_ECANCELED && s->closing)
+            status = EDDY_ECLOSED;
+        eddy_wait_wake(op->wait, status);
+    }
+    free(op);
+}
+
+static void shutdown_interrupted(eddy_wait_t *w)
+{
+    shutdown_op_t *op = w->data;
+    op->wait = NULL;
+}
+
+int eddy_shutdown(eddy_stream_t *s)
+{
+    EDDY__CURRENT_OR_RETURN(t);
+    shutdown_op_t *op;
+    eddy_wait_t w;
+    int rc;
+
+    (void)t;
+    if (s->closing)
+        return EDDY_ECLOSED;
+    op = malloc(sizeof(*op));
+    if (op == NULL)
+        return UV_ENOMEM;
+    op->req.data = op;
+    op->wait = &w;
+    eddy_wait_init(&w, shutdown_interrupted);
+    w.data = op;
+    rc = uv_shutdown(&op->req, &s->u.stream, on_shutdown);
+    if (rc != 0) {
+        free(op);
+        return rc;
+    }
+    return eddy_wait_park(&w, EDDY_FOREVER);
+}
+
+/* --------------------------------------------------------------- queries */
+
+int eddy_stream_fd(const eddy_stream_t *s)
+{
+    uv_os_fd_t fd;
+    int rc = uv_fileno(&s->u.handle, &fd);
+    return rc != 0 ? rc : fd;
+}
+
+uv_stream_t *eddy_stream_handle(eddy_stream_t *s)
+{
+    return &s->u.stream;
+}
+
+bool eddy_stream_is_unix(const eddy_stream_t *s)
+{
+    return s->kind == EDDY__STREAM_PIPE;
+}
