@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#define EDDY_LIKELY(x) __builtin_expect(!!(x), 1)
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -42,9 +44,39 @@ static long decode(const char *path, size_t len, char *out, size_t cap)
     return (long)o;
 }
 
+/* Most paths have nothing to decode or resolve: no '%', no "//", no
+ * dot segment.  Those are copied as they are. */
+static long plain(const char *path, size_t len, char *out, size_t cap)
+{
+    /* Bytes that need a second look: 1 ends the path, 2 may start work. */
+    static const unsigned char special[256] = {
+        ['?'] = 1, ['#'] = 1, ['%'] = 2, ['\0'] = 2, ['/'] = 2, ['.'] = 2,
+    };
+    size_t i = 1;
+    if (len == 0 || path[0] != '/')
+        return -1;
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        if (EDDY_LIKELY(special[c] == 0))
+            continue;
+        if (special[c] == 1)
+            break;
+        if (c == '%' || c == '\0' || path[i - 1] == '/')
+            return -2; /* an escape, a NUL, "//", "/." */
+    }
+    if (i + 1 > cap)
+        return -1;
+    memcpy(out, path, i);
+    out[i] = '\0';
+    return (long)i;
+}
+
 long http_path_normalize(const char *path, size_t len, char *out, size_t cap)
 {
-    long n = decode(path, len, out, cap);
+    long n = plain(path, len, out, cap);
+    if (n != -2)
+        return n;
+    n = decode(path, len, out, cap);
     size_t o = 0, i = 0;
     bool dir = false;
 

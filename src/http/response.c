@@ -144,7 +144,7 @@ static size_t fmt_u64(char *buf, uint64_t v)
 void http_response_start(http_conn_t *c, int status)
 {
     char line[64];
-    const char *reason = http_status_reason(status);
+    const char *reason;
     size_t n = 0;
 
     /* Drop whatever the handler staged before deciding otherwise. */
@@ -156,9 +156,15 @@ void http_response_start(http_conn_t *c, int status)
     c->resp_bytes = 0;
     c->resp_failed = false;
 
+    const char *fixed = http_status_line(status, &n);
+    if (fixed != NULL) {
+        append(c, fixed, n);
+        return;
+    }
     memcpy(line, "HTTP/1.1 ", 9);
     n = 9 + fmt_u64(line + 9, (uint64_t)status);
     line[n++] = ' ';
+    reason = http_status_reason(status);
     size_t rl = strlen(reason);
     memcpy(line + n, reason, rl);
     n += rl;
@@ -175,10 +181,22 @@ void http_response_raw(http_conn_t *c, const char *text, size_t len)
 void http_response_header(http_conn_t *c, const char *name, size_t nlen, const char *value,
                           size_t vlen)
 {
-    append(c, name, nlen);
-    append(c, ": ", 2);
-    append(c, value, vlen);
-    append(c, "\r\n", 2);
+    char line[512];
+    if (nlen + vlen + 4 > sizeof(line)) {
+        append(c, name, nlen);
+        append(c, ": ", 2);
+        append(c, value, vlen);
+        append(c, "\r\n", 2);
+        return;
+    }
+    /* One append per header: append is what a response costs most. */
+    memcpy(line, name, nlen);
+    line[nlen] = ':';
+    line[nlen + 1] = ' ';
+    memcpy(line + nlen + 2, value, vlen);
+    line[nlen + 2 + vlen] = '\r';
+    line[nlen + 3 + vlen] = '\n';
+    append(c, line, nlen + vlen + 4);
 }
 
 void http_response_header_str(http_conn_t *c, const char *name, const char *value)
@@ -189,15 +207,24 @@ void http_response_header_str(http_conn_t *c, const char *name, const char *valu
 /* The headers every response carries, and the blank line. */
 static void end_head(http_conn_t *c, const char *content_type, int64_t content_length)
 {
-    char buf[256];
+    char buf[512];
     size_t n = 0;
     const char *server = c->site ? c->site->server_header : NULL;
+    size_t tl = content_type ? strlen(content_type) : 0;
 
-    if (content_type != NULL)
+    if (tl > 0 && tl < 200) {
+        memcpy(buf, "Content-Type: ", 14);
+        memcpy(buf + 14, content_type, tl);
+        n = 14 + tl;
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    } else if (tl > 0) {
         http_response_header_str(c, "Content-Type", content_type);
+    }
     if (content_length >= 0) {
-        memcpy(buf, "Content-Length: ", 16);
-        n = 16 + fmt_u64(buf + 16, (uint64_t)content_length);
+        memcpy(buf + n, "Content-Length: ", 16);
+        n += 16;
+        n += fmt_u64(buf + n, (uint64_t)content_length);
         buf[n++] = '\r';
         buf[n++] = '\n';
     }

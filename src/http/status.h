@@ -2,6 +2,8 @@
 #ifndef EDDY_HTTP_STATUS_H
 #define EDDY_HTTP_STATUS_H
 
+#include <stddef.h>
+
 #define EDDY_HTTP_STATUS_MAP(XX)                                                                        \
     XX(100, "Continue")                                                                            \
     XX(101, "Switching Protocols")                                                                 \
@@ -43,5 +45,8 @@
 
 /** Reason phrase of a status code ("Unknown" for codes not in the map). */
 const char *http_status_reason(int status);
+/** The whole status line "HTTP/1.1 200 OK\r\n" and its length, or NULL for
+ *  codes not in the map. */
+const char *http_status_line(int status, size_t *len);
 
 #endif
