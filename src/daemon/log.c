@@ -11,6 +11,7 @@
 
 #include "daemon/log.h"
 #include "http/date.h"
+#include "http/fmt.h"
 
 #define QUEUE_MAX 4096
 #define BATCH_MAX (64 * 1024)
@@ -277,19 +278,6 @@ static size_t put(char *out, size_t cap, const char *s, size_t len)
     return len;
 }
 
-static size_t put_u64(char *out, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static size_t put_header(char *out, size_t cap, const http_header_t *h)
 {
     if (h == NULL || h->value_len == 0)
@@ -327,9 +315,9 @@ void log_access(const http_request_t *req, int status, uint64_t bytes)
     n += put(o + n, cap - n, " ", 1);
     n += put_escaped(o + n, cap - n - 200 > cap ? 0 : cap - n - 200, req->target, req->target_len);
     n += put(o + n, cap - n, req->version_minor ? " HTTP/1.1\" " : " HTTP/1.0\" ", 11);
-    n += put_u64(o + n, (uint64_t)status);
+    n += http_fmt_u64(o + n, (uint64_t)status);
     n += put(o + n, cap - n, " ", 1);
-    n += bytes ? put_u64(o + n, bytes) : put(o + n, cap - n, "-", 1);
+    n += bytes ? http_fmt_u64(o + n, bytes) : put(o + n, cap - n, "-", 1);
     n += put(o + n, cap - n, " ", 1);
     n += put_header(o + n, cap - n - 100, req->hdr[HTTP_H_REFERER]);
     n += put(o + n, cap - n, " ", 1);

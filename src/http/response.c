@@ -9,6 +9,7 @@
 
 #include "http/conn.h"
 #include "http/date.h"
+#include "http/fmt.h"
 #include "http/status.h"
 
 /* Bodies up to this size are copied next to their head. */
@@ -128,19 +129,6 @@ static int add_seg(http_conn_t *c, out_seg_t seg)
     return 0;
 }
 
-static size_t fmt_u64(char *buf, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 void http_response_start(http_conn_t *c, int status)
 {
     char line[64];
@@ -162,7 +150,7 @@ void http_response_start(http_conn_t *c, int status)
         return;
     }
     memcpy(line, "HTTP/1.1 ", 9);
-    n = 9 + fmt_u64(line + 9, (uint64_t)status);
+    n = 9 + http_fmt_u64(line + 9, (uint64_t)status);
     line[n++] = ' ';
     reason = http_status_reason(status);
     size_t rl = strlen(reason);
@@ -224,7 +212,7 @@ static void end_head(http_conn_t *c, const char *content_type, int64_t content_l
     if (content_length >= 0) {
         memcpy(buf + n, "Content-Length: ", 16);
         n += 16;
-        n += fmt_u64(buf + n, (uint64_t)content_length);
+        n += http_fmt_u64(buf + n, (uint64_t)content_length);
         buf[n++] = '\r';
         buf[n++] = '\n';
     }
@@ -294,7 +282,7 @@ void http_response_error(http_conn_t *c, int status)
 {
     char body[96];
     const char *reason = http_status_reason(status);
-    size_t n = fmt_u64(body, (uint64_t)status);
+    size_t n = http_fmt_u64(body, (uint64_t)status);
     size_t rl = strlen(reason);
 
     body[n++] = ' ';

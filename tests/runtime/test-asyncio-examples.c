@@ -1,11 +1,7 @@
 /* The examples of Python's asyncio documentation (coroutines and tasks),
  * written with eddy, with the timings the documentation promises. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static uint64_t since(uint64_t t0)
-{
-    return test_ms() - t0;
-}
 
 /* async def say_after(delay, what): await asyncio.sleep(delay); print(what)
  * Here "printing" appends to a log, so the order can be checked. */
@@ -38,7 +34,7 @@ static int gather_main(void *arg)
     for (int i = 0; i < 3; i++)
         ASSERT_OK(eddy_spawn(&ts[i], say_after, &says[i], NULL));
     ASSERT_OK(eddy_gather(ts, 3, NULL, NULL, 0));
-    ASSERT_BETWEEN(since(t0), 950, 1500 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 950, 1500 * test_scale());
     ASSERT_EQ(nsaid, 3);
     for (int i = 0; i < 3; i++)
         eddy_detach(ts[i]);
@@ -63,7 +59,7 @@ static int sequential_main(void *arg)
         ASSERT_OK(eddy_join(t, NULL));
         eddy_detach(t);
     }
-    ASSERT_BETWEEN(since(t0), 2950, 3600 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 2950, 3600 * test_scale());
     ASSERT_EQ(nsaid, 3);
     return 0;
 }
@@ -90,7 +86,7 @@ static int create_task_main(void *arg)
     ASSERT_PTR_EQ(res, &world);
     ASSERT_OK(eddy_join(t2, &res));
     ASSERT_PTR_EQ(res, &hello);
-    ASSERT_BETWEEN(since(t0), 1950, 2500 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 1950, 2500 * test_scale());
     ASSERT_EQ(nsaid, 2);
     ASSERT_EQ(said[0], 1);
     ASSERT_EQ(said[1], 2);
@@ -124,7 +120,7 @@ static int as_completed_main(void *arg)
         ASSERT_OK(eddy_join(t, &res));
         ASSERT_EQ(((say_t *)res)->what, expect[i]);
         /* Each arrives at its own time, not all at the end. */
-        ASSERT_BETWEEN(since(t0), (uint64_t)expect[i] * 100 - 50,
+        ASSERT_BETWEEN(test_since(t0), (uint64_t)expect[i] * 100 - 50,
                        (uint64_t)expect[i] * 100 + 400 * test_scale());
     }
     ASSERT_ERR(eddy_as_completed_next(&it, &t), UV_EOF);
@@ -157,7 +153,7 @@ static int wait_for_main(void *arg)
 
     ASSERT_OK(eddy_spawn(&t, eternity, NULL, NULL));
     ASSERT_ERR(eddy_wait_for(t, 2000, NULL), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 1950, 2500 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 1950, 2500 * test_scale());
     ASSERT_TRUE(eddy_cancelled(t));
     ASSERT_ERR(eternity_rc, UV_ECANCELED);
     eddy_detach(t);
@@ -180,7 +176,7 @@ static int timeout_scope_main(void *arg)
     eddy_timeout_enter(&s, 2000);
     ASSERT_ERR(eddy_sleep(10000), UV_ETIMEDOUT);
     ASSERT_ERR(eddy_timeout_leave(&s), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 1950, 2500 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 1950, 2500 * test_scale());
     return 0;
 }
 

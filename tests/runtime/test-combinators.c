@@ -1,11 +1,7 @@
 /* Combinators: gather (fail-fast and collect), wait, as_completed,
  * wait_for and shield, against asyncio's semantics. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static uint64_t since(uint64_t t0)
-{
-    return test_ms() - t0;
-}
 
 /* A child's script: sleep ms, then return status with &status as its
  * result.  What its sleep returned is recorded, and whether its cleanup
@@ -89,7 +85,7 @@ static int gather_fail_fast_main(void *arg)
 
     spawn_jobs(ts, js, 4);
     ASSERT_ERR(eddy_gather(ts, 4, NULL, statuses, 0), UV_EIO);
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     /* The siblings were cancelled, and had finished unwinding. */
     for (int i = 0; i < 4; i++)
         ASSERT_TRUE(eddy_done(ts[i]));
@@ -124,7 +120,7 @@ static int gather_collect_main(void *arg)
 
     spawn_jobs(ts, js, 3);
     ASSERT_OK(eddy_gather(ts, 3, results, statuses, EDDY_GATHER_COLLECT));
-    ASSERT_GE(since(t0), 55); /* waited for the slowest */
+    ASSERT_GE(test_since(t0), 55); /* waited for the slowest */
     ASSERT_EQ(statuses[0], 4);
     ASSERT_ERR(statuses[1], UV_EIO);
     ASSERT_EQ(statuses[2], 6);
@@ -179,7 +175,7 @@ static int gather_cancelled_main(void *arg)
     ASSERT_TRUE(all_done_on_return);
     for (int i = 0; i < 3; i++)
         ASSERT_ERR(gathered_jobs[i].sleep_rc, UV_ECANCELED);
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     eddy_detach(g);
 
     /* The same through a timeout scope, in collect mode. */
@@ -218,7 +214,7 @@ static int wait_first_completed_main(void *arg)
 
     spawn_jobs(ts, js, 3);
     ASSERT_EQ(eddy_wait(ts, 3, EDDY_FIRST_COMPLETED, EDDY_FOREVER), 1);
-    ASSERT_LT(since(t0), 150 * test_scale());
+    ASSERT_LT(test_since(t0), 150 * test_scale());
     ASSERT_TRUE(eddy_done(ts[1]));
     ASSERT_FALSE(eddy_done(ts[0]));
     ASSERT_FALSE(eddy_done(ts[2]));
@@ -248,7 +244,7 @@ static int wait_first_exception_main(void *arg)
     spawn_jobs(ts, js, 3);
     /* A success first does not end the wait; the failure does. */
     ASSERT_EQ(eddy_wait(ts, 3, EDDY_FIRST_EXCEPTION, EDDY_FOREVER), 2);
-    ASSERT_BETWEEN(since(t0), 35, 300 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 35, 300 * test_scale());
     ASSERT_ERR(eddy_status(ts[1]), UV_EIO);
     ASSERT_FALSE(eddy_done(ts[2]));
     cancel_and_reap(ts, 3);
@@ -275,7 +271,7 @@ static int wait_all_main(void *arg)
 
     spawn_jobs(ts, js, 3);
     ASSERT_EQ(eddy_wait(ts, 3, EDDY_ALL_COMPLETED, EDDY_FOREVER), 3);
-    ASSERT_GE(since(t0), 25);
+    ASSERT_GE(test_since(t0), 25);
     for (int i = 0; i < 3; i++)
         ASSERT_TRUE(eddy_done(ts[i]));
     detach_all(ts, 3);
@@ -297,7 +293,7 @@ static int wait_timeout_main(void *arg)
     spawn_jobs(ts, js, 3);
     /* timeout_ms passing is not an error: it returns how many are done. */
     ASSERT_EQ(eddy_wait(ts, 3, EDDY_ALL_COMPLETED, 40), 1);
-    ASSERT_BETWEEN(since(t0), 35, 300 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 35, 300 * test_scale());
     ASSERT_FALSE(eddy_done(ts[1]));
     ASSERT_EQ(eddy_wait(ts + 1, 2, EDDY_FIRST_COMPLETED, 0), 0);
     /* Nothing was cancelled. */
@@ -417,7 +413,7 @@ static int as_completed_timeout_main(void *arg)
     ASSERT_OK(eddy_as_completed_next(&it, &t));
     ASSERT_PTR_EQ(t, ts[1]);
     ASSERT_ERR(eddy_as_completed_next(&it, &t), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 55, 300 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 55, 300 * test_scale());
     ASSERT_ERR(eddy_as_completed_next(&it, &t), UV_ETIMEDOUT);
     /* Closed early, with watches still registered on running tasks. */
     eddy_as_completed_close(&it);
@@ -503,7 +499,7 @@ static int wait_for_timeout_main(void *arg)
 
     spawn_jobs(&t, &j, 1);
     ASSERT_ERR(eddy_wait_for(t, 50, NULL), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 50, 500 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 50, 500 * test_scale());
     /* t was cancelled and its cleanup had finished. */
     ASSERT_TRUE(eddy_done(t));
     ASSERT_TRUE(eddy_cancelled(t));
@@ -569,7 +565,7 @@ static int wait_for_outer_cancelled_main(void *arg)
     ASSERT_ERR(outer_rc, UV_ECANCELED);
     ASSERT_TRUE(eddy_cancelled(inner));
     ASSERT_TRUE(inner_job.cleaned_up);
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     eddy_detach(inner);
     eddy_detach(o);
     return 0;

@@ -1,12 +1,8 @@
 /* Task groups (asyncio.TaskGroup): success, a failing child cancelling
  * its siblings and the body, closed and cancelled groups, the owner
  * cancelled while waiting, supervisors, nesting. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static uint64_t since(uint64_t t0)
-{
-    return test_ms() - t0;
-}
 
 /* A child's script: sleep ms, then return status; what its sleep
  * returned is recorded, and whether its (waiting) cleanup ran. */
@@ -47,7 +43,7 @@ static int all_succeed_main(void *arg)
     spawn_jobs(&g, js, 3);
     ASSERT_EQ(eddy_group_size(&g), 3);
     ASSERT_OK(eddy_group_wait(&g));
-    ASSERT_GE(since(t0), 25);
+    ASSERT_GE(test_since(t0), 25);
     ASSERT_EQ(eddy_group_size(&g), 0);
     for (int i = 0; i < 3; i++)
         ASSERT_OK(js[i].sleep_rc);
@@ -75,7 +71,7 @@ static int failure_main(void *arg)
     spawn_jobs(&g, js, 4);
     /* The body is cancelled in its current wait. */
     ASSERT_ERR(eddy_sleep(5000), UV_ECANCELED);
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     /* Spawning into a group that cancelled itself is refused. */
     ASSERT_ERR(eddy_group_spawn(&g, NULL, run_job, &js[0], NULL), UV_EINVAL);
     ASSERT_ERR(eddy_group_wait(&g), UV_EIO);
@@ -134,7 +130,7 @@ static int fail_during_wait_main(void *arg)
     eddy_group_init(&g, 0);
     spawn_jobs(&g, js, 3);
     ASSERT_ERR(eddy_group_wait(&g), UV_EIO);
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     ASSERT_ERR(js[0].sleep_rc, UV_ECANCELED);
     ASSERT_ERR(js[2].sleep_rc, UV_ECANCELED);
     ASSERT_TRUE(js[2].cleaned_up);
@@ -220,7 +216,7 @@ static int owner_cancelled_main(void *arg)
         ASSERT_ERR(owned[i].sleep_rc, UV_ECANCELED);
         ASSERT_TRUE(owned[i].cleaned_up);
     }
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     eddy_detach(o);
 
     ASSERT_OK(eddy_spawn(&o, owner, (void *)1, NULL));
@@ -293,7 +289,7 @@ static int nested_main(void *arg)
     ASSERT_OK(eddy_group_spawn(&g, NULL, middle, NULL, NULL));
     ASSERT_ERR(eddy_sleep(5000), UV_ECANCELED);
     ASSERT_ERR(eddy_group_wait(&g), UV_EIO);
-    ASSERT_LT(since(t0), 1000 * test_scale());
+    ASSERT_LT(test_since(t0), 1000 * test_scale());
     ASSERT_ERR(middle_sleep_rc, UV_ECANCELED);
     ASSERT_ERR(middle_wait_rc, UV_EIO);
     ASSERT_ERR(deep[1].sleep_rc, UV_ECANCELED);

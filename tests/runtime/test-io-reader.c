@@ -1,32 +1,7 @@
 /* The buffered reader: readline, readuntil, readexactly and read, with
  * fragmented input, limit overruns, incomplete reads and cancellation. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-typedef struct accept_arg {
-    eddy_stream_t *server, *client;
-} accept_arg_t;
-
-static int accept_one(void *arg)
-{
-    accept_arg_t *aa = arg;
-    return eddy_accept(aa->server, &aa->client);
-}
-
-static void tcp_pair(eddy_stream_t **a, eddy_stream_t **b)
-{
-    accept_arg_t aa = {NULL, NULL};
-    eddy_task_t *t;
-    char port[16];
-
-    ASSERT_OK(eddy_listen(&aa.server, "127.0.0.1:0", 0));
-    snprintf(port, sizeof(port), "%d", eddy_stream_port(aa.server));
-    ASSERT_OK(eddy_spawn(&t, accept_one, &aa, NULL));
-    ASSERT_OK(eddy_connect(a, "127.0.0.1", port));
-    ASSERT_OK(eddy_join(t, NULL));
-    eddy_detach(t);
-    *b = aa.client;
-    eddy_close(aa.server);
-}
 
 /* Sends a script of writes, each after a short pause so that it arrives as
  * its own read, then half-closes. */
@@ -83,7 +58,7 @@ static int readline_main(void *arg)
     const char *l;
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 0));
     t = start_script(&sc, a, parts);
     ASSERT_LINE(&r, "first\n");
@@ -115,7 +90,7 @@ static int readuntil_main(void *arg)
     eddy_task_t *t;
     ssize_t n;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 0));
     t = start_script(&sc, a, parts);
     ASSERT_ERR(eddy_reader_readuntil(&r, "", 0, &d), UV_EINVAL);
@@ -151,7 +126,7 @@ static int limit_main(void *arg)
     char buf[32];
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 16));
     t = start_script(&sc, a, parts);
     /* The separator ends at byte 17: one past the limit. */
@@ -186,7 +161,7 @@ static int readexactly_main(void *arg)
     char buf[32];
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 0));
     t = start_script(&sc, a, parts);
     ASSERT_OK(eddy_reader_readexactly(&r, buf, 4));
@@ -243,7 +218,7 @@ static int cancel_exact_main(void *arg)
 
     for (size_t i = 0; i < BIG; i++)
         src[i] = (char)(i * 7 + i / 251);
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 0));
     /* 90 bytes wait in the reader's buffer. */
     ASSERT_OK(eddy_write_all(a, src, 100));
@@ -285,7 +260,7 @@ static int timeout_line_main(void *arg)
     eddy_timeout_t scope;
     const char *l;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 0));
     ASSERT_OK(eddy_write_all(a, "partial", 7));
     eddy_timeout_enter(&scope, 30);
@@ -339,7 +314,7 @@ static int many_lines_main(void *arg)
     ssize_t n;
     int i = 0;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_reader_init(&r, b, 200));
     ASSERT_OK(eddy_spawn(&t, many_lines_writer, a, NULL));
     while ((n = eddy_reader_readline(&r, &l)) > 0) {

@@ -2,34 +2,8 @@
  * eddy_close waking a parked reader; large writes to slow readers. */
 #include <unistd.h>
 
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-typedef struct accept_arg {
-    eddy_stream_t *server, *client;
-} accept_arg_t;
-
-static int accept_one(void *arg)
-{
-    accept_arg_t *aa = arg;
-    return eddy_accept(aa->server, &aa->client);
-}
-
-/* Two connected TCP streams over 127.0.0.1. */
-static void tcp_pair(eddy_stream_t **a, eddy_stream_t **b)
-{
-    accept_arg_t aa = {NULL, NULL};
-    eddy_task_t *t;
-    char port[16];
-
-    ASSERT_OK(eddy_listen(&aa.server, "127.0.0.1:0", 0));
-    snprintf(port, sizeof(port), "%d", eddy_stream_port(aa.server));
-    ASSERT_OK(eddy_spawn(&t, accept_one, &aa, NULL));
-    ASSERT_OK(eddy_connect(a, "127.0.0.1", port));
-    ASSERT_OK(eddy_join(t, NULL));
-    eddy_detach(t);
-    *b = aa.client;
-    eddy_close(aa.server);
-}
 
 typedef struct read_arg {
     eddy_stream_t *s;
@@ -50,7 +24,7 @@ static int cancel_read_main(void *arg)
     eddy_stream_t *a, *b;
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ra.s = b;
     ASSERT_OK(eddy_spawn(&t, read_some, &ra, NULL));
     ASSERT_OK(eddy_sleep(10)); /* the reader parks */
@@ -94,7 +68,7 @@ static int read_timeout_main(void *arg)
     char buf[16];
     uint64_t t0;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     t0 = test_ms();
     eddy_timeout_enter(&scope, 50);
     ASSERT_ERR(eddy_read(b, buf, sizeof(buf)), UV_ETIMEDOUT);
@@ -125,7 +99,7 @@ static int close_wakes_main(void *arg)
     eddy_task_t *t;
     char buf[4];
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ra.s = b;
     ASSERT_OK(eddy_spawn(&t, read_some, &ra, NULL));
     ASSERT_ERR(eddy_read(b, buf, 0), UV_EINVAL);
@@ -147,6 +121,10 @@ TEST_IMPL(io_stream_close_wakes_reader)
     ASSERT_OK(eddy_run(close_wakes_main, NULL));
     return 0;
 }
+
+typedef struct accept_arg {
+    eddy_stream_t *server, *client;
+} accept_arg_t;
 
 static int accept_into(void *arg)
 {
@@ -312,7 +290,7 @@ static int big_write_main(void *arg)
     eddy_stream_t *a, *b;
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     sr.s = b;
     ASSERT_OK(eddy_spawn(&t, read_big, &sr, NULL));
     ASSERT_OK(eddy_write_all(a, big, BIG));
@@ -360,7 +338,7 @@ static int cancelled_write_main(void *arg)
     eddy_stream_t *a, *b;
     eddy_task_t *tw, *tr;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     wa.s = a;
     wa.buf = big_buffer();
     wa.rc = 1;
@@ -399,7 +377,7 @@ static int close_pending_write_main(void *arg)
     eddy_stream_t *a, *b;
     eddy_task_t *tw;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     wa.s = a;
     wa.buf = big_buffer();
     ASSERT_OK(eddy_spawn(&tw, write_big, &wa, NULL));

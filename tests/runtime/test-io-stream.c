@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "runner/helpers.h"
 #include "runner/runner.h"
 
 typedef struct echo_arg {
@@ -289,45 +290,26 @@ TEST_IMPL(io_stream_outside_task)
     return 0;
 }
 
-typedef struct pair_arg {
-    eddy_stream_t *server, *client;
-} pair_arg_t;
-
-static int accept_into(void *arg)
-{
-    pair_arg_t *pa = arg;
-    return eddy_accept(pa->server, &pa->client);
-}
-
 /* Bytes that arrive while no task reads, then the end of the stream: the
  * next reads get the bytes in order, then UV_EOF. */
 static int between_reads_main(void *arg)
 {
-    pair_arg_t pa = {NULL, NULL};
-    eddy_stream_t *a;
-    eddy_task_t *t;
-    char port[16], buf[64];
+    eddy_stream_t *a, *b;
+    char buf[64];
 
-    ASSERT_OK(eddy_listen(&pa.server, "127.0.0.1:0", 0));
-    snprintf(port, sizeof(port), "%d", eddy_stream_port(pa.server));
-    ASSERT_OK(eddy_spawn(&t, accept_into, &pa, NULL));
-    ASSERT_OK(eddy_connect(&a, "127.0.0.1", port));
-    ASSERT_OK(eddy_join(t, NULL));
-    eddy_detach(t);
-
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_write_all(a, "hello", 5));
-    ASSERT_EQ(eddy_read(pa.client, buf, sizeof(buf)), 5);
+    ASSERT_EQ(eddy_read(b, buf, sizeof(buf)), 5);
     ASSERT_OK(eddy_write_all(a, "world", 5));
     ASSERT_OK(eddy_shutdown(a));
     ASSERT_OK(eddy_sleep(20)); /* both arrive while nobody reads */
-    ASSERT_EQ(eddy_read(pa.client, buf, 2), 2);
+    ASSERT_EQ(eddy_read(b, buf, 2), 2);
     ASSERT_EQ(memcmp(buf, "wo", 2), 0);
-    ASSERT_EQ(eddy_read(pa.client, buf, sizeof(buf)), 3);
+    ASSERT_EQ(eddy_read(b, buf, sizeof(buf)), 3);
     ASSERT_EQ(memcmp(buf, "rld", 3), 0);
-    ASSERT_ERR(eddy_read(pa.client, buf, sizeof(buf)), UV_EOF);
-    eddy_close(pa.client);
+    ASSERT_ERR(eddy_read(b, buf, sizeof(buf)), UV_EOF);
+    eddy_close(b);
     eddy_close(a);
-    eddy_close(pa.server);
     return 0;
 }
 

@@ -1,32 +1,7 @@
 /* The writer: queued writes in order, drain with a peer that stops reading
  * (blocking, a timeout scope, resuming), errors, close in the background. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-typedef struct accept_arg {
-    eddy_stream_t *server, *client;
-} accept_arg_t;
-
-static int accept_one(void *arg)
-{
-    accept_arg_t *aa = arg;
-    return eddy_accept(aa->server, &aa->client);
-}
-
-static void tcp_pair(eddy_stream_t **a, eddy_stream_t **b)
-{
-    accept_arg_t aa = {NULL, NULL};
-    eddy_task_t *t;
-    char port[16];
-
-    ASSERT_OK(eddy_listen(&aa.server, "127.0.0.1:0", 0));
-    snprintf(port, sizeof(port), "%d", eddy_stream_port(aa.server));
-    ASSERT_OK(eddy_spawn(&t, accept_one, &aa, NULL));
-    ASSERT_OK(eddy_connect(a, "127.0.0.1", port));
-    ASSERT_OK(eddy_join(t, NULL));
-    eddy_detach(t);
-    *b = aa.client;
-    eddy_close(aa.server);
-}
 
 static unsigned char pattern_byte(size_t i)
 {
@@ -80,7 +55,7 @@ static int small_writes_main(void *arg)
     sink_t sk = {.got = 0};
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     sk.s = b;
     ASSERT_OK(eddy_spawn(&t, sink_all, &sk, NULL));
     ASSERT_OK(eddy_writer_init(&w, a, 0, 0));
@@ -118,7 +93,7 @@ static int drain_main(void *arg)
     uint64_t t0;
     int rc = 0;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_writer_init(&w, a, 64 * 1024, 16 * 1024));
     /* Below the high-water mark drain does not wait. */
     ASSERT_OK(write_pattern(&w, 1000));
@@ -182,7 +157,7 @@ static int close_cancelled_main(void *arg)
     eddy_task_t *t, *tr;
     unsigned char tail[1000];
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_writer_init(&w, a, 0, 0));
     ASSERT_OK(write_pattern(&w, 8u << 20));
     ASSERT_OK(eddy_spawn(&t, close_writer, &ca, NULL));
@@ -223,7 +198,7 @@ static int error_main(void *arg)
     char buf[1024] = {0};
     int rc = 0;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_writer_init(&w, a, 0, 0));
     eddy_close(b);
     ASSERT_OK(eddy_sleep(10));
@@ -256,7 +231,7 @@ static int stream_closed_main(void *arg)
     close_arg_t ca = {.w = &w, .rc = 1};
     eddy_task_t *t;
 
-    tcp_pair(&a, &b);
+    test_tcp_pair(&a, &b);
     ASSERT_OK(eddy_writer_init(&w, a, 0, 0));
     ASSERT_OK(write_pattern(&w, 8u << 20));
     ASSERT_OK(eddy_spawn(&t, close_writer, &ca, NULL));

@@ -1,38 +1,16 @@
 /* Queues: FIFO, LIFO and priority order, growth, the nowait calls, blocking
  * put and get with direct handoff, task_done and join. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
-
-#define P(i) ((void *)(intptr_t)(i))
-#define I(p) ((int)(intptr_t)(p))
 
 static eddy_queue_t q;
 
 /* Gets without waiting and returns the item as an int. */
 static int pop(void)
 {
-    void *item = P(-1);
+    void *item = TEST_P(-1);
     ASSERT_OK(eddy_queue_get_nowait(&q, &item));
-    return I(item);
+    return TEST_I(item);
 }
 
 TEST_IMPL(queue_fifo_nowait)
@@ -45,12 +23,12 @@ TEST_IMPL(queue_fifo_nowait)
     /* Wrap around the ring a few times. */
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 3; i++)
-            ASSERT_OK(eddy_queue_put_nowait(&q, P(round * 10 + i)));
+            ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(round * 10 + i)));
         ASSERT_TRUE(eddy_queue_full(&q));
         ASSERT_EQ(eddy_queue_size(&q), 3);
-        ASSERT_ERR(eddy_queue_put_nowait(&q, P(99)), UV_EAGAIN);
+        ASSERT_ERR(eddy_queue_put_nowait(&q, TEST_P(99)), UV_EAGAIN);
         ASSERT_EQ(pop(), round * 10);
-        ASSERT_OK(eddy_queue_put_nowait(&q, P(round * 10 + 3)));
+        ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(round * 10 + 3)));
         for (int i = 1; i < 4; i++)
             ASSERT_EQ(pop(), round * 10 + i);
     }
@@ -64,11 +42,11 @@ TEST_IMPL(queue_unbounded_grows)
     ASSERT_OK(eddy_queue_init(&q, 0));
     /* Offset the ring first so that growing must unwrap it. */
     for (int i = 0; i < 10; i++)
-        ASSERT_OK(eddy_queue_put_nowait(&q, P(i)));
+        ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(i)));
     for (int i = 0; i < 10; i++)
         ASSERT_EQ(pop(), i);
     for (int i = 0; i < 5000; i++)
-        ASSERT_OK(eddy_queue_put_nowait(&q, P(i)));
+        ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(i)));
     ASSERT_FALSE(eddy_queue_full(&q));
     ASSERT_EQ(eddy_queue_size(&q), 5000);
     for (int i = 0; i < 5000; i++)
@@ -81,14 +59,14 @@ TEST_IMPL(queue_lifo_order)
 {
     ASSERT_OK(eddy_queue_init_lifo(&q, 0));
     for (int i = 0; i < 40; i++)
-        ASSERT_OK(eddy_queue_put_nowait(&q, P(i)));
+        ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(i)));
     for (int i = 39; i >= 0; i--)
         ASSERT_EQ(pop(), i);
     eddy_queue_destroy(&q);
     ASSERT_OK(eddy_queue_init_lifo(&q, 2));
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(1)));
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(2)));
-    ASSERT_ERR(eddy_queue_put_nowait(&q, P(3)), UV_EAGAIN);
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(1)));
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(2)));
+    ASSERT_ERR(eddy_queue_put_nowait(&q, TEST_P(3)), UV_EAGAIN);
     ASSERT_EQ(pop(), 2);
     eddy_queue_destroy(&q);
     return 0;
@@ -98,7 +76,7 @@ TEST_IMPL(queue_lifo_order)
  * apart. */
 static int by_tens(const void *a, const void *b)
 {
-    return I(a) / 10 - I(b) / 10;
+    return TEST_I(a) / 10 - TEST_I(b) / 10;
 }
 
 TEST_IMPL(queue_priority_order)
@@ -112,7 +90,7 @@ TEST_IMPL(queue_priority_order)
     ASSERT_OK(eddy_queue_init_priority(&q, 0, by_tens));
     for (int round = 0; round < 3; round++)
         for (int i = 0; i < n; i++)
-            ASSERT_OK(eddy_queue_put_nowait(&q, P(in[i])));
+            ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(in[i])));
     /* Smallest first; equal priorities in insertion order, across rounds
      * too: what a stable sort of the puts gives. */
     int all[3 * 11], nall = 0;
@@ -128,16 +106,16 @@ TEST_IMPL(queue_priority_order)
         ASSERT_EQ(pop(), all[k]);
     ASSERT_TRUE(eddy_queue_empty(&q));
     for (int i = 0; i < n; i++)
-        ASSERT_OK(eddy_queue_put_nowait(&q, P(in[i])));
+        ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(in[i])));
     for (int i = 0; i < n; i++)
         ASSERT_EQ(pop(), out[i]);
     eddy_queue_destroy(&q);
 
     ASSERT_OK(eddy_queue_init_priority(&q, 3, by_tens));
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(20)));
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(10)));
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(21)));
-    ASSERT_ERR(eddy_queue_put_nowait(&q, P(0)), UV_EAGAIN);
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(20)));
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(10)));
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(21)));
+    ASSERT_ERR(eddy_queue_put_nowait(&q, TEST_P(0)), UV_EAGAIN);
     ASSERT_EQ(pop(), 10);
     ASSERT_EQ(pop(), 20);
     ASSERT_EQ(pop(), 21);
@@ -150,8 +128,8 @@ TEST_IMPL(queue_task_done_too_often)
     void *item;
     ASSERT_OK(eddy_queue_init(&q, 0));
     ASSERT_ERR(eddy_queue_task_done(&q), UV_EINVAL);
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(1)));
-    ASSERT_OK(eddy_queue_put_nowait(&q, P(2)));
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(1)));
+    ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(2)));
     ASSERT_OK(eddy_queue_get_nowait(&q, &item));
     ASSERT_OK(eddy_queue_task_done(&q));
     ASSERT_OK(eddy_queue_get_nowait(&q, &item));
@@ -167,10 +145,10 @@ static int norder;
 
 static int getter(void *arg)
 {
-    void *item = P(-1);
+    void *item = TEST_P(-1);
     int rc = eddy_queue_get(&q, &item);
     if (rc == 0)
-        order[norder++] = I(item);
+        order[norder++] = TEST_I(item);
     return rc;
 }
 
@@ -179,19 +157,19 @@ static int handoff_main(void *arg)
     eddy_task_t *g[3];
     ASSERT_OK(eddy_queue_init(&q, 1));
     for (int i = 0; i < 3; i++)
-        g[i] = spawn(getter, NULL);
-    settle();
+        g[i] = test_spawn(getter, NULL);
+    test_settle(3);
     ASSERT_EQ(q.getters.len, 3);
     /* Each put goes straight to the oldest getter: never into the queue,
      * so a bounded queue of one takes three puts without waiting. */
     for (int i = 0; i < 3; i++) {
-        ASSERT_OK(eddy_queue_put_nowait(&q, P(10 + i)));
+        ASSERT_OK(eddy_queue_put_nowait(&q, TEST_P(10 + i)));
         ASSERT_EQ(eddy_queue_size(&q), 0);
     }
-    ASSERT_OK(eddy_queue_put(&q, P(13)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(13)));
     ASSERT_EQ(eddy_queue_size(&q), 1);
     for (int i = 0; i < 3; i++)
-        ASSERT_OK(reap(g[i]));
+        ASSERT_OK(test_reap(g[i]));
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(order[i], 10 + i);
     ASSERT_EQ(pop(), 13);
@@ -215,11 +193,11 @@ static int put_waits_main(void *arg)
 {
     eddy_task_t *p[3];
     ASSERT_OK(eddy_queue_init(&q, 2));
-    ASSERT_OK(eddy_queue_put(&q, P(0)));
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(0)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
     for (int i = 0; i < 3; i++)
-        p[i] = spawn(putter, P(2 + i));
-    settle();
+        p[i] = test_spawn(putter, TEST_P(2 + i));
+    test_settle(3);
     ASSERT_EQ(q.putters.len, 3);
     ASSERT_EQ(q.unfinished, 2); /* waiting items are not in yet */
     /* Each get moves the oldest putter's item into the freed slot. */
@@ -227,14 +205,14 @@ static int put_waits_main(void *arg)
     ASSERT_TRUE(eddy_queue_full(&q));
     ASSERT_EQ(q.putters.len, 2);
     /* A put made now queues behind the waiting putters. */
-    ASSERT_ERR(eddy_queue_put_nowait(&q, P(99)), UV_EAGAIN);
+    ASSERT_ERR(eddy_queue_put_nowait(&q, TEST_P(99)), UV_EAGAIN);
     for (int i = 1; i < 5; i++) {
         void *item;
         ASSERT_OK(eddy_queue_get(&q, &item));
-        ASSERT_EQ(I(item), i);
+        ASSERT_EQ(TEST_I(item), i);
     }
     for (int i = 0; i < 3; i++)
-        ASSERT_OK(reap(p[i]));
+        ASSERT_OK(test_reap(p[i]));
     ASSERT_TRUE(eddy_queue_empty(&q));
     ASSERT_EQ(q.unfinished, 5);
     eddy_queue_destroy(&q);
@@ -262,19 +240,19 @@ static int join_main(void *arg)
     void *item;
     ASSERT_OK(eddy_queue_init(&q, 0));
     ASSERT_OK(eddy_queue_join(&q)); /* nothing put: at once */
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
-    ASSERT_OK(eddy_queue_put(&q, P(2)));
-    j[0] = spawn(joiner, NULL);
-    j[1] = spawn(joiner, NULL);
-    settle();
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(2)));
+    j[0] = test_spawn(joiner, NULL);
+    j[1] = test_spawn(joiner, NULL);
+    test_settle(3);
     ASSERT_OK(eddy_queue_get(&q, &item));
     ASSERT_OK(eddy_queue_get(&q, &item));
     ASSERT_OK(eddy_queue_task_done(&q));
-    settle();
+    test_settle(3);
     ASSERT_EQ(joined, 0); /* one item still unfinished */
     ASSERT_OK(eddy_queue_task_done(&q));
-    ASSERT_OK(reap(j[0]));
-    ASSERT_OK(reap(j[1]));
+    ASSERT_OK(test_reap(j[0]));
+    ASSERT_OK(test_reap(j[1]));
     ASSERT_EQ(joined, 2);
     eddy_queue_destroy(&q);
     return 0;
@@ -290,10 +268,10 @@ static int destroy_main(void *arg)
 {
     eddy_task_t *g;
     ASSERT_OK(eddy_queue_init(&q, 1));
-    g = spawn(getter, NULL);
-    settle();
+    g = test_spawn(getter, NULL);
+    test_settle(3);
     eddy_queue_destroy(&q);
-    ASSERT_ERR(reap(g), EDDY_ECLOSED);
+    ASSERT_ERR(test_reap(g), EDDY_ECLOSED);
     return 0;
 }
 

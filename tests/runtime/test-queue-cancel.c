@@ -1,29 +1,7 @@
 /* Queues under cancellation, timeouts and shutdown: no item lost, none
  * duplicated, every waiter woken. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
-
-#define P(i) ((void *)(intptr_t)(i))
-#define I(p) ((int)(intptr_t)(p))
 
 static eddy_queue_t q;
 static int order[16];
@@ -31,10 +9,10 @@ static int norder;
 
 static int getter(void *arg)
 {
-    void *item = P(-1);
+    void *item = TEST_P(-1);
     int rc = eddy_queue_get(&q, &item);
     if (rc == 0)
-        order[norder++] = I(item);
+        order[norder++] = TEST_I(item);
     return rc;
 }
 
@@ -56,17 +34,17 @@ static int cancel_getter_main(void *arg)
 {
     eddy_task_t *a, *b, *c;
     ASSERT_OK(eddy_queue_init(&q, 4));
-    a = spawn(getter, NULL);
-    b = spawn(get_with_timeout, NULL);
-    c = spawn(getter, NULL);
-    settle();
+    a = test_spawn(getter, NULL);
+    b = test_spawn(get_with_timeout, NULL);
+    c = test_spawn(getter, NULL);
+    test_settle(3);
     eddy_cancel(a);
-    ASSERT_ERR(reap(a), UV_ECANCELED);
-    ASSERT_ERR(reap(b), UV_ETIMEDOUT);
+    ASSERT_ERR(test_reap(a), UV_ECANCELED);
+    ASSERT_ERR(test_reap(b), UV_ETIMEDOUT);
     ASSERT_EQ(q.getters.len, 1);
     /* The item reaches the getter still waiting. */
-    ASSERT_OK(eddy_queue_put(&q, P(5)));
-    ASSERT_OK(reap(c));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(5)));
+    ASSERT_OK(test_reap(c));
     ASSERT_EQ(norder, 1);
     ASSERT_EQ(order[0], 5);
     ASSERT_TRUE(eddy_queue_empty(&q));
@@ -88,7 +66,7 @@ static int get_then_yield(void *arg)
     if (rc != 0)
         return rc;
     *yield_rc = eddy_yield();
-    return I(item);
+    return TEST_I(item);
 }
 
 static int getter_handed_main(void *arg)
@@ -96,11 +74,11 @@ static int getter_handed_main(void *arg)
     int yield_rc = 1;
     eddy_task_t *a;
     ASSERT_OK(eddy_queue_init(&q, 1));
-    a = spawn(get_then_yield, &yield_rc);
-    settle();
-    ASSERT_OK(eddy_queue_put(&q, P(42)));
+    a = test_spawn(get_then_yield, &yield_rc);
+    test_settle(3);
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(42)));
     eddy_cancel(a); /* the item is already in a's hands */
-    ASSERT_EQ(reap(a), 42);
+    ASSERT_EQ(test_reap(a), 42);
     ASSERT_ERR(yield_rc, UV_ECANCELED);
     ASSERT_TRUE(eddy_queue_empty(&q));
     eddy_queue_destroy(&q);
@@ -118,25 +96,25 @@ static int cancel_putter_main(void *arg)
     eddy_task_t *p1, *p2, *p3;
     void *item;
     ASSERT_OK(eddy_queue_init(&q, 1));
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
-    p1 = spawn(putter, P(2));
-    p2 = spawn(putter, P(3));
-    p3 = spawn(putter, P(4));
-    settle();
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
+    p1 = test_spawn(putter, TEST_P(2));
+    p2 = test_spawn(putter, TEST_P(3));
+    p3 = test_spawn(putter, TEST_P(4));
+    test_settle(3);
     eddy_cancel(p1);
-    ASSERT_ERR(reap(p1), UV_ECANCELED);
+    ASSERT_ERR(test_reap(p1), UV_ECANCELED);
     ASSERT_EQ(q.putters.len, 2);
     ASSERT_OK(eddy_queue_get(&q, &item));
-    ASSERT_EQ(I(item), 1);
+    ASSERT_EQ(TEST_I(item), 1);
     /* p2's item moved in; p2 is cancelled after that, before it runs:
      * its put succeeded. */
     eddy_cancel(p2);
-    ASSERT_OK(reap(p2));
+    ASSERT_OK(test_reap(p2));
     ASSERT_OK(eddy_queue_get(&q, &item));
-    ASSERT_EQ(I(item), 3);
+    ASSERT_EQ(TEST_I(item), 3);
     ASSERT_OK(eddy_queue_get(&q, &item));
-    ASSERT_EQ(I(item), 4);
-    ASSERT_OK(reap(p3));
+    ASSERT_EQ(TEST_I(item), 4);
+    ASSERT_OK(test_reap(p3));
     ASSERT_TRUE(eddy_queue_empty(&q));
     ASSERT_EQ(q.unfinished, 3); /* 1, 3 and 4: the cancelled 2 never went in */
     eddy_queue_destroy(&q);
@@ -172,21 +150,21 @@ static int put_join_timeout_main(void *arg)
     eddy_task_t *p, *j, *p2;
     void *item;
     ASSERT_OK(eddy_queue_init(&q, 1));
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
-    p = spawn(put_with_timeout, P(2));
-    p2 = spawn(putter, P(3));
-    j = spawn(join_with_timeout, NULL);
-    ASSERT_ERR(reap(p), UV_ETIMEDOUT);
-    ASSERT_ERR(reap(j), UV_ETIMEDOUT);
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
+    p = test_spawn(put_with_timeout, TEST_P(2));
+    p2 = test_spawn(putter, TEST_P(3));
+    j = test_spawn(join_with_timeout, NULL);
+    ASSERT_ERR(test_reap(p), UV_ETIMEDOUT);
+    ASSERT_ERR(test_reap(j), UV_ETIMEDOUT);
     ASSERT_EQ(q.putters.len, 1);
     ASSERT_EQ(q.joiners.len, 0);
     ASSERT_EQ(q.unfinished, 1);
     /* The timed-out item never went in; the next putter's did. */
     ASSERT_OK(eddy_queue_get(&q, &item));
-    ASSERT_EQ(I(item), 1);
-    ASSERT_OK(reap(p2));
+    ASSERT_EQ(TEST_I(item), 1);
+    ASSERT_OK(test_reap(p2));
     ASSERT_OK(eddy_queue_get(&q, &item));
-    ASSERT_EQ(I(item), 3);
+    ASSERT_EQ(TEST_I(item), 3);
     ASSERT_TRUE(eddy_queue_empty(&q));
     ASSERT_EQ(q.unfinished, 2);
     eddy_queue_destroy(&q);
@@ -206,18 +184,18 @@ static int shutdown_main(void *arg)
 
     /* Items already queued are still handed out, then get fails. */
     ASSERT_OK(eddy_queue_init(&q, 2));
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
-    ASSERT_OK(eddy_queue_put(&q, P(2)));
-    p = spawn(putter, P(3));
-    settle();
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(2)));
+    p = test_spawn(putter, TEST_P(3));
+    test_settle(3);
     eddy_queue_shutdown(&q, false);
-    ASSERT_ERR(reap(p), EDDY_ESHUTDOWN);
-    ASSERT_ERR(eddy_queue_put(&q, P(4)), EDDY_ESHUTDOWN);
-    ASSERT_ERR(eddy_queue_put_nowait(&q, P(4)), EDDY_ESHUTDOWN);
+    ASSERT_ERR(test_reap(p), EDDY_ESHUTDOWN);
+    ASSERT_ERR(eddy_queue_put(&q, TEST_P(4)), EDDY_ESHUTDOWN);
+    ASSERT_ERR(eddy_queue_put_nowait(&q, TEST_P(4)), EDDY_ESHUTDOWN);
     ASSERT_OK(eddy_queue_get(&q, &item));
-    ASSERT_EQ(I(item), 1);
+    ASSERT_EQ(TEST_I(item), 1);
     ASSERT_OK(eddy_queue_get_nowait(&q, &item));
-    ASSERT_EQ(I(item), 2);
+    ASSERT_EQ(TEST_I(item), 2);
     ASSERT_ERR(eddy_queue_get(&q, &item), EDDY_ESHUTDOWN);
     ASSERT_ERR(eddy_queue_get_nowait(&q, &item), EDDY_ESHUTDOWN);
     /* join still counts the items taken but not yet done. */
@@ -230,11 +208,11 @@ static int shutdown_main(void *arg)
     /* Getters waiting on an empty queue all wake. */
     ASSERT_OK(eddy_queue_init(&q, 0));
     for (int i = 0; i < 3; i++)
-        g[i] = spawn(getter, NULL);
-    settle();
+        g[i] = test_spawn(getter, NULL);
+    test_settle(3);
     eddy_queue_shutdown(&q, false);
     for (int i = 0; i < 3; i++)
-        ASSERT_ERR(reap(g[i]), EDDY_ESHUTDOWN);
+        ASSERT_ERR(test_reap(g[i]), EDDY_ESHUTDOWN);
     ASSERT_EQ(norder, 0);
     eddy_queue_destroy(&q);
     return 0;
@@ -257,43 +235,43 @@ static int shutdown_immediate_main(void *arg)
     void *item;
 
     ASSERT_OK(eddy_queue_init(&q, 2));
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
-    ASSERT_OK(eddy_queue_put(&q, P(2)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(2)));
     ASSERT_OK(eddy_queue_get(&q, &item)); /* in flight: not done yet */
-    ASSERT_OK(eddy_queue_put(&q, P(3)));
-    p = spawn(putter, P(4));
-    j = spawn(joiner, NULL);
-    settle();
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(3)));
+    p = test_spawn(putter, TEST_P(4));
+    j = test_spawn(joiner, NULL);
+    test_settle(3);
     ASSERT_EQ(q.unfinished, 3);
     eddy_queue_shutdown(&q, true);
-    ASSERT_ERR(reap(p), EDDY_ESHUTDOWN);
+    ASSERT_ERR(test_reap(p), EDDY_ESHUTDOWN);
     ASSERT_TRUE(eddy_queue_empty(&q));
     ASSERT_ERR(eddy_queue_get(&q, &item), EDDY_ESHUTDOWN);
     /* The dropped items count as done; the one in flight does not. */
     ASSERT_EQ(q.unfinished, 1);
-    settle();
+    test_settle(3);
     ASSERT_FALSE(eddy_done(j));
     ASSERT_OK(eddy_queue_task_done(&q));
-    ASSERT_OK(reap(j));
+    ASSERT_OK(test_reap(j));
     ASSERT_ERR(eddy_queue_task_done(&q), UV_EINVAL);
     eddy_queue_destroy(&q);
 
     /* Nothing in flight: the drop alone releases join. */
     ASSERT_OK(eddy_queue_init(&q, 0));
-    ASSERT_OK(eddy_queue_put(&q, P(1)));
-    j = spawn(joiner, NULL);
-    settle();
+    ASSERT_OK(eddy_queue_put(&q, TEST_P(1)));
+    j = test_spawn(joiner, NULL);
+    test_settle(3);
     eddy_queue_shutdown(&q, true);
-    ASSERT_OK(reap(j));
+    ASSERT_OK(test_reap(j));
     eddy_queue_destroy(&q);
 
     ASSERT_OK(eddy_queue_init(&q, 0));
     for (int i = 0; i < 3; i++)
-        g[i] = spawn(getter, NULL);
-    settle();
+        g[i] = test_spawn(getter, NULL);
+    test_settle(3);
     eddy_queue_shutdown(&q, true);
     for (int i = 0; i < 3; i++)
-        ASSERT_ERR(reap(g[i]), EDDY_ESHUTDOWN);
+        ASSERT_ERR(test_reap(g[i]), EDDY_ESHUTDOWN);
     eddy_queue_destroy(&q);
     return 0;
 }
@@ -321,9 +299,9 @@ static uint32_t rnd(void)
 
 static int stress_producer(void *arg)
 {
-    int base = I(arg) * PER_PROD;
+    int base = TEST_I(arg) * PER_PROD;
     for (int k = 0; k < PER_PROD; k++) {
-        int rc = eddy_queue_put(&q, P(base + k));
+        int rc = eddy_queue_put(&q, TEST_P(base + k));
         if (rc == 0)
             accepted[base + k] = 1;
         else
@@ -348,7 +326,7 @@ static int stress_consumer(void *arg)
         if (rc == UV_ECANCELED || rc == UV_ETIMEDOUT)
             continue;
         ASSERT_OK(rc);
-        received[I(item)]++;
+        received[TEST_I(item)]++;
         ASSERT_OK(eddy_queue_task_done(&q));
         if (rnd() % 3 == 0)
             eddy_yield();
@@ -374,10 +352,10 @@ static int stress_main(void *arg)
         rng = (uint32_t)strtoul(getenv("EDDY_TEST_SEED"), NULL, 10);
     ASSERT_OK(eddy_queue_init(&q, 3));
     for (int i = 0; i < NPROD; i++)
-        workers[i] = spawn(stress_producer, P(i));
+        workers[i] = test_spawn(stress_producer, TEST_P(i));
     for (int i = 0; i < NCONS; i++)
-        workers[NPROD + i] = spawn(stress_consumer, NULL);
-    c = spawn(chaos, NULL);
+        workers[NPROD + i] = test_spawn(stress_consumer, NULL);
+    c = test_spawn(chaos, NULL);
     /* Handles are kept until chaos stops picking victims among them. */
     for (int i = 0; i < NPROD; i++)
         ASSERT_OK(eddy_join(workers[i], NULL));
@@ -387,10 +365,10 @@ static int stress_main(void *arg)
     ASSERT_OK(eddy_queue_join(&q));
     ASSERT_OK(eddy_timeout_leave(&scope));
     stop_chaos = true;
-    ASSERT_OK(reap(c));
+    ASSERT_OK(test_reap(c));
     eddy_queue_shutdown(&q, false);
     for (int i = 0; i < NPROD + NCONS; i++)
-        ASSERT_OK(reap(workers[i]));
+        ASSERT_OK(test_reap(workers[i]));
 
     int naccepted = 0;
     for (int i = 0; i < NITEMS; i++) {

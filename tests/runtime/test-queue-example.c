@@ -2,10 +2,8 @@
  * with random pauses, three workers process the items with task_done, join
  * returns once all are processed exactly once, and the workers stop on
  * shutdown (or, the older way, on sentinel items). */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-#define P(i) ((void *)(intptr_t)(i))
-#define I(p) ((int)(intptr_t)(p))
 
 enum { NITEMS = 10, NWORKERS = 3 };
 
@@ -25,7 +23,7 @@ static int producer(void *arg)
 {
     for (int i = 1; i <= NITEMS; i++) {
         ASSERT_OK(eddy_sleep(pause_ms()));
-        ASSERT_OK(eddy_queue_put(&q, P(i)));
+        ASSERT_OK(eddy_queue_put(&q, TEST_P(i)));
         ASSERT_LE(eddy_queue_size(&q), 5);
     }
     return 0;
@@ -45,7 +43,7 @@ static int worker(void *arg)
             return processed;
         }
         ASSERT_OK(eddy_sleep(pause_ms()));
-        count[I(item)]++;
+        count[TEST_I(item)]++;
         processed++;
         ASSERT_OK(eddy_queue_task_done(&q));
     }
@@ -94,6 +92,6 @@ TEST_IMPL(queue_example_producer_consumer)
 
 TEST_IMPL(queue_example_sentinels)
 {
-    ASSERT_OK(eddy_run(example_main, P(1)));
+    ASSERT_OK(eddy_run(example_main, TEST_P(1)));
     return 0;
 }

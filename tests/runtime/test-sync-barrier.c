@@ -1,26 +1,7 @@
 /* Barriers: arrival indices, generations, abort, reset, and the barrier
  * breaking when a waiter is cancelled or times out. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
 
 static eddy_barrier_t bar;
 
@@ -45,22 +26,22 @@ static int indices_main(void *arg)
     int seen = 0;
     ASSERT_ERR(eddy_barrier_init(&bar, 0), UV_EINVAL);
     ASSERT_OK(eddy_barrier_init(&bar, 3));
-    t[0] = spawn(arrive, NULL);
-    t[1] = spawn(arrive, NULL);
-    settle();
+    t[0] = test_spawn(arrive, NULL);
+    t[1] = test_spawn(arrive, NULL);
+    test_settle(3);
     ASSERT_EQ(eddy_barrier_n_waiting(&bar), 2);
     ASSERT_FALSE(eddy_done(t[0]));
     /* The last to arrive does not wait and gets parties - 1. */
     ASSERT_EQ(eddy_barrier_wait(&bar), 2);
     ASSERT_EQ(eddy_barrier_n_waiting(&bar), 0);
-    ASSERT_EQ(reap(t[0]), 0);
-    ASSERT_EQ(reap(t[1]), 1);
+    ASSERT_EQ(test_reap(t[0]), 0);
+    ASSERT_EQ(test_reap(t[1]), 1);
 
     /* Reusable: the next generations work the same way. */
     for (int i = 0; i < 3; i++)
-        t[i] = spawn(arrive_twice, NULL);
+        t[i] = test_spawn(arrive_twice, NULL);
     for (int i = 0; i < 3; i++) {
-        int r = reap(t[i]);
+        int r = test_reap(t[i]);
         seen |= 1 << (r / 10) | 1 << (3 + r % 10);
     }
     ASSERT_EQ(seen, 0x3f); /* indices 0..2 given once per generation */
@@ -78,24 +59,24 @@ static int abort_main(void *arg)
 {
     eddy_task_t *a, *b;
     ASSERT_OK(eddy_barrier_init(&bar, 3));
-    a = spawn(arrive, NULL);
-    b = spawn(arrive, NULL);
-    settle();
+    a = test_spawn(arrive, NULL);
+    b = test_spawn(arrive, NULL);
+    test_settle(3);
     eddy_barrier_abort(&bar);
     ASSERT_TRUE(eddy_barrier_broken(&bar));
-    ASSERT_ERR(reap(a), EDDY_EBROKEN);
-    ASSERT_ERR(reap(b), EDDY_EBROKEN);
+    ASSERT_ERR(test_reap(a), EDDY_EBROKEN);
+    ASSERT_ERR(test_reap(b), EDDY_EBROKEN);
     ASSERT_ERR(eddy_barrier_wait(&bar), EDDY_EBROKEN);
     ASSERT_EQ(eddy_barrier_n_waiting(&bar), 0);
 
     eddy_barrier_reset(&bar);
     ASSERT_FALSE(eddy_barrier_broken(&bar));
-    a = spawn(arrive, NULL);
-    b = spawn(arrive, NULL);
-    settle();
+    a = test_spawn(arrive, NULL);
+    b = test_spawn(arrive, NULL);
+    test_settle(3);
     ASSERT_EQ(eddy_barrier_wait(&bar), 2);
-    ASSERT_EQ(reap(a), 0);
-    ASSERT_EQ(reap(b), 1);
+    ASSERT_EQ(test_reap(a), 0);
+    ASSERT_EQ(test_reap(b), 1);
     return 0;
 }
 
@@ -109,17 +90,17 @@ static int reset_main(void *arg)
 {
     eddy_task_t *a, *b, *c;
     ASSERT_OK(eddy_barrier_init(&bar, 2));
-    a = spawn(arrive, NULL);
-    settle();
+    a = test_spawn(arrive, NULL);
+    test_settle(3);
     /* Reset breaks the current generation's waiters only. */
     eddy_barrier_reset(&bar);
     ASSERT_FALSE(eddy_barrier_broken(&bar));
     ASSERT_EQ(eddy_barrier_n_waiting(&bar), 0);
-    b = spawn(arrive, NULL);
-    c = spawn(arrive, NULL);
-    ASSERT_ERR(reap(a), EDDY_EBROKEN);
-    ASSERT_EQ(reap(b), 0);
-    ASSERT_EQ(reap(c), 1);
+    b = test_spawn(arrive, NULL);
+    c = test_spawn(arrive, NULL);
+    ASSERT_ERR(test_reap(a), EDDY_EBROKEN);
+    ASSERT_EQ(test_reap(b), 0);
+    ASSERT_EQ(test_reap(c), 1);
     return 0;
 }
 
@@ -144,40 +125,40 @@ static int interrupt_main(void *arg)
     ASSERT_OK(eddy_barrier_init(&bar, 3));
 
     /* A cancelled waiter breaks the barrier for the others. */
-    a = spawn(arrive, NULL);
-    b = spawn(arrive, NULL);
-    settle();
+    a = test_spawn(arrive, NULL);
+    b = test_spawn(arrive, NULL);
+    test_settle(3);
     eddy_cancel(b);
     ASSERT_TRUE(eddy_barrier_broken(&bar));
     ASSERT_EQ(eddy_barrier_n_waiting(&bar), 0);
-    ASSERT_ERR(reap(b), UV_ECANCELED);
-    ASSERT_ERR(reap(a), EDDY_EBROKEN);
+    ASSERT_ERR(test_reap(b), UV_ECANCELED);
+    ASSERT_ERR(test_reap(a), EDDY_EBROKEN);
     /* A later arrival cannot complete a generation with the departed. */
     ASSERT_ERR(eddy_barrier_wait(&bar), EDDY_EBROKEN);
 
     /* So does one whose timeout scope expires. */
     eddy_barrier_reset(&bar);
-    a = spawn(arrive, NULL);
-    b = spawn(arrive_with_timeout, NULL);
-    ASSERT_ERR(reap(b), UV_ETIMEDOUT);
-    ASSERT_ERR(reap(a), EDDY_EBROKEN);
+    a = test_spawn(arrive, NULL);
+    b = test_spawn(arrive_with_timeout, NULL);
+    ASSERT_ERR(test_reap(b), UV_ETIMEDOUT);
+    ASSERT_ERR(test_reap(a), EDDY_EBROKEN);
     ASSERT_TRUE(eddy_barrier_broken(&bar));
 
     /* Released, then cancelled before it ran: it keeps its index. */
     eddy_barrier_reset(&bar);
-    a = spawn(arrive, NULL);
-    b = spawn(arrive, NULL);
-    settle();
+    a = test_spawn(arrive, NULL);
+    b = test_spawn(arrive, NULL);
+    test_settle(3);
     ASSERT_EQ(eddy_barrier_wait(&bar), 2);
     eddy_cancel(a);
-    ASSERT_EQ(reap(a), 0);
-    ASSERT_EQ(reap(b), 1);
+    ASSERT_EQ(test_reap(a), 0);
+    ASSERT_EQ(test_reap(b), 1);
     ASSERT_FALSE(eddy_barrier_broken(&bar));
-    c = spawn(arrive, NULL);
-    settle();
+    c = test_spawn(arrive, NULL);
+    test_settle(3);
     ASSERT_EQ(eddy_barrier_n_waiting(&bar), 1);
     eddy_barrier_abort(&bar);
-    ASSERT_ERR(reap(c), EDDY_EBROKEN);
+    ASSERT_ERR(test_reap(c), EDDY_EBROKEN);
     return 0;
 }
 

@@ -1,26 +1,7 @@
 /* Conditions: ownership checks, notify order, the predicate loop, and the
  * lock being held again after an interrupted wait. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
 
 static eddy_lock_t lock;
 static eddy_cond_t cond;
@@ -56,7 +37,7 @@ static int wait_record(void *arg)
     /* Whatever happened, the lock is ours again. */
     ASSERT_PTR_EQ(lock.owner, eddy_current());
     if (rc == 0)
-        order[norder++] = (int)(intptr_t)arg;
+        order[norder++] = TEST_I(arg);
     ASSERT_OK(eddy_lock_release(&lock));
     return rc;
 }
@@ -67,29 +48,29 @@ static int notify_main(void *arg)
     eddy_lock_init(&lock);
     eddy_cond_init(&cond, &lock);
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(wait_record, (void *)(intptr_t)i);
-    settle();
+        t[i] = test_spawn(wait_record, TEST_P(i));
+    test_settle(3);
     ASSERT_EQ(cond.waiters.len, 4);
     ASSERT_FALSE(eddy_lock_locked(&lock)); /* every waiter released it */
 
     ASSERT_OK(eddy_lock_acquire(&lock));
     ASSERT_OK(eddy_cond_notify(&cond, 1));
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_OK(reap(t[0]));
+    ASSERT_OK(test_reap(t[0]));
     ASSERT_EQ(norder, 1);
     ASSERT_EQ(cond.waiters.len, 3);
 
     ASSERT_OK(eddy_lock_acquire(&lock));
     ASSERT_OK(eddy_cond_notify(&cond, 2));
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_OK(reap(t[1]));
-    ASSERT_OK(reap(t[2]));
+    ASSERT_OK(test_reap(t[1]));
+    ASSERT_OK(test_reap(t[2]));
     ASSERT_EQ(cond.waiters.len, 1);
 
     ASSERT_OK(eddy_lock_acquire(&lock));
     ASSERT_OK(eddy_cond_notify_all(&cond));
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_OK(reap(t[3]));
+    ASSERT_OK(test_reap(t[3]));
     ASSERT_EQ(norder, 4);
     for (int i = 0; i < 4; i++)
         ASSERT_EQ(order[i], i);
@@ -129,7 +110,7 @@ static int wait_for_main(void *arg)
     eddy_task_t *c;
     eddy_lock_init(&lock);
     eddy_cond_init(&cond, &lock);
-    c = spawn(consumer, NULL);
+    c = test_spawn(consumer, NULL);
     for (int i = 0; i < 5; i++) {
         ASSERT_OK(eddy_sleep(1));
         ASSERT_OK(eddy_lock_acquire(&lock));
@@ -137,7 +118,7 @@ static int wait_for_main(void *arg)
         ASSERT_OK(eddy_cond_notify_all(&cond));
         ASSERT_OK(eddy_lock_release(&lock));
     }
-    ASSERT_OK(reap(c));
+    ASSERT_OK(test_reap(c));
     ASSERT_EQ(stock, 2);
     /* Checked once at the start, then once per notification until true. */
     ASSERT_EQ(pred_calls, 4);
@@ -155,9 +136,9 @@ static int cancel_main(void *arg)
     eddy_task_t *a, *b;
     eddy_lock_init(&lock);
     eddy_cond_init(&cond, &lock);
-    a = spawn(wait_record, (void *)1);
-    b = spawn(wait_record, (void *)2);
-    settle();
+    a = test_spawn(wait_record, (void *)1);
+    b = test_spawn(wait_record, (void *)2);
+    test_settle(3);
     ASSERT_OK(eddy_lock_acquire(&lock));
     eddy_cancel(a);
     /* a cannot return before it has the lock back, which we hold. */
@@ -166,12 +147,12 @@ static int cancel_main(void *arg)
     ASSERT_EQ(cond.waiters.len, 1);
     ASSERT_EQ(lock.waiters.len, 1);
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_ERR(reap(a), UV_ECANCELED);
+    ASSERT_ERR(test_reap(a), UV_ECANCELED);
     /* The other waiter is still there and gets the next notification. */
     ASSERT_OK(eddy_lock_acquire(&lock));
     ASSERT_OK(eddy_cond_notify(&cond, 1));
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_OK(reap(b));
+    ASSERT_OK(test_reap(b));
     ASSERT_EQ(norder, 1);
     ASSERT_EQ(order[0], 2);
     return 0;
@@ -200,7 +181,7 @@ static int timeout_main(void *arg)
     eddy_lock_init(&lock);
     eddy_cond_init(&cond, &lock);
     uint64_t t0 = test_ms();
-    ASSERT_ERR(reap(spawn(wait_with_timeout, NULL)), UV_ETIMEDOUT);
+    ASSERT_ERR(test_reap(test_spawn(wait_with_timeout, NULL)), UV_ETIMEDOUT);
     ASSERT_BETWEEN(test_ms() - t0, 15, 500 * test_scale());
     ASSERT_EQ(cond.waiters.len, 0);
     ASSERT_FALSE(eddy_lock_locked(&lock));
@@ -229,13 +210,13 @@ static int notified_then_cancelled_main(void *arg)
     eddy_task_t *a;
     eddy_lock_init(&lock);
     eddy_cond_init(&cond, &lock);
-    a = spawn(wait_then_yield, &yield_rc);
-    settle();
+    a = test_spawn(wait_then_yield, &yield_rc);
+    test_settle(3);
     ASSERT_OK(eddy_lock_acquire(&lock));
     ASSERT_OK(eddy_cond_notify(&cond, 1));
     eddy_cancel(a);
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_OK(reap(a));
+    ASSERT_OK(test_reap(a));
     /* The notification was not lost; the cancellation came next. */
     ASSERT_ERR(yield_rc, UV_ECANCELED);
     return 0;

@@ -1,25 +1,6 @@
 /* Events: set wakes every waiter in order, clear, cancellation, timeouts. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
 
 static eddy_event_t ev;
 static int order[8];
@@ -29,7 +10,7 @@ static int wait_record(void *arg)
 {
     int rc = eddy_event_wait(&ev);
     if (rc == 0)
-        order[norder++] = (int)(intptr_t)arg;
+        order[norder++] = TEST_I(arg);
     return rc;
 }
 
@@ -58,15 +39,15 @@ static int wakes_all_main(void *arg)
     eddy_task_t *t[4];
     eddy_event_init(&ev);
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(wait_record, (void *)(intptr_t)i);
-    settle();
+        t[i] = test_spawn(wait_record, TEST_P(i));
+    test_settle(3);
     ASSERT_EQ(norder, 0);
     ASSERT_EQ(ev.waiters.len, 4);
     /* Set then cleared before the waiters run: they were woken anyway. */
     eddy_event_set(&ev);
     eddy_event_clear(&ev);
     for (int i = 0; i < 4; i++)
-        ASSERT_OK(reap(t[i]));
+        ASSERT_OK(test_reap(t[i]));
     ASSERT_EQ(norder, 4);
     for (int i = 0; i < 4; i++)
         ASSERT_EQ(order[i], i);
@@ -93,17 +74,17 @@ static int interrupt_main(void *arg)
 {
     eddy_task_t *a, *b, *c;
     eddy_event_init(&ev);
-    a = spawn(wait_record, (void *)1);
-    b = spawn(wait_with_timeout, NULL);
-    c = spawn(wait_record, (void *)3);
-    settle();
+    a = test_spawn(wait_record, (void *)1);
+    b = test_spawn(wait_with_timeout, NULL);
+    c = test_spawn(wait_record, (void *)3);
+    test_settle(3);
     eddy_cancel(a);
-    ASSERT_ERR(reap(a), UV_ECANCELED);
-    ASSERT_ERR(reap(b), UV_ETIMEDOUT);
+    ASSERT_ERR(test_reap(a), UV_ECANCELED);
+    ASSERT_ERR(test_reap(b), UV_ETIMEDOUT);
     ASSERT_EQ(ev.waiters.len, 1); /* both unlinked themselves */
     ASSERT_FALSE(eddy_done(c));
     eddy_event_set(&ev);
-    ASSERT_OK(reap(c));
+    ASSERT_OK(test_reap(c));
     ASSERT_EQ(norder, 1);
     ASSERT_EQ(order[0], 3);
     return 0;

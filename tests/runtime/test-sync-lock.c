@@ -1,28 +1,7 @@
 /* Locks: ownership, FIFO handoff, cancellation and timeouts, and asyncio's
  * shared-counter example. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-/* Joins and detaches t; returns its status. */
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-/* Lets every ready task run until it waits. */
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
 
 static eddy_lock_t lock;
 static int order[16];
@@ -65,7 +44,7 @@ static int not_owner_main(void *arg)
     eddy_lock_init(&lock);
     ASSERT_OK(eddy_lock_acquire(&lock));
     /* Another task releasing it is an error and changes nothing. */
-    ASSERT_ERR(reap(spawn(release_foreign, NULL)), EDDY_ENOTOWNER);
+    ASSERT_ERR(test_reap(test_spawn(release_foreign, NULL)), EDDY_ENOTOWNER);
     ASSERT_TRUE(eddy_lock_locked(&lock));
     ASSERT_PTR_EQ(lock.owner, eddy_current());
     ASSERT_OK(eddy_lock_release(&lock));
@@ -84,7 +63,7 @@ static int acquire_record(void *arg)
     if (rc != 0)
         return rc;
     ASSERT_PTR_EQ(lock.owner, eddy_current());
-    order[norder++] = (int)(intptr_t)arg;
+    order[norder++] = TEST_I(arg);
     ASSERT_OK(eddy_yield()); /* hold it across a wait */
     return eddy_lock_release(&lock);
 }
@@ -95,8 +74,8 @@ static int fifo_main(void *arg)
     eddy_lock_init(&lock);
     ASSERT_OK(eddy_lock_acquire(&lock));
     for (int i = 0; i < 5; i++)
-        t[i] = spawn(acquire_record, (void *)(intptr_t)i);
-    settle();
+        t[i] = test_spawn(acquire_record, TEST_P(i));
+    test_settle(3);
     ASSERT_EQ(lock.waiters.len, 5);
     ASSERT_OK(eddy_lock_release(&lock));
     /* Handed to the first waiter before it runs: no barging. */
@@ -105,7 +84,7 @@ static int fifo_main(void *arg)
     ASSERT_ERR(eddy_lock_try_acquire(&lock), UV_EBUSY);
     ASSERT_ERR(eddy_lock_release(&lock), EDDY_ENOTOWNER);
     for (int i = 0; i < 5; i++)
-        ASSERT_OK(reap(t[i]));
+        ASSERT_OK(test_reap(t[i]));
     ASSERT_EQ(norder, 5);
     for (int i = 0; i < 5; i++)
         ASSERT_EQ(order[i], i);
@@ -124,18 +103,18 @@ static int cancel_waiter_main(void *arg)
     eddy_task_t *a, *b, *c;
     eddy_lock_init(&lock);
     ASSERT_OK(eddy_lock_acquire(&lock));
-    a = spawn(acquire_record, (void *)1);
-    b = spawn(acquire_record, (void *)2);
-    c = spawn(acquire_record, (void *)3);
-    settle();
+    a = test_spawn(acquire_record, (void *)1);
+    b = test_spawn(acquire_record, (void *)2);
+    c = test_spawn(acquire_record, (void *)3);
+    test_settle(3);
     /* Cancel the first waiter: the next one must get the lock. */
     eddy_cancel(a);
     ASSERT_EQ(lock.waiters.len, 2);
     ASSERT_OK(eddy_lock_release(&lock));
     ASSERT_PTR_EQ(lock.owner, b);
-    ASSERT_ERR(reap(a), UV_ECANCELED);
-    ASSERT_OK(reap(b));
-    ASSERT_OK(reap(c));
+    ASSERT_ERR(test_reap(a), UV_ECANCELED);
+    ASSERT_OK(test_reap(b));
+    ASSERT_OK(test_reap(c));
     ASSERT_EQ(norder, 2);
     ASSERT_EQ(order[0], 2);
     ASSERT_EQ(order[1], 3);
@@ -166,12 +145,12 @@ static int cancel_after_handoff_main(void *arg)
     eddy_task_t *a;
     eddy_lock_init(&lock);
     ASSERT_OK(eddy_lock_acquire(&lock));
-    a = spawn(acquire_then_yield, &yield_rc);
-    settle();
+    a = test_spawn(acquire_then_yield, &yield_rc);
+    test_settle(3);
     ASSERT_OK(eddy_lock_release(&lock));
     eddy_cancel(a); /* a owns the lock but has not run yet */
     ASSERT_TRUE(eddy_cancelling(a));
-    ASSERT_OK(reap(a));
+    ASSERT_OK(test_reap(a));
     ASSERT_ERR(yield_rc, UV_ECANCELED);
     ASSERT_FALSE(eddy_lock_locked(&lock));
     return 0;
@@ -199,13 +178,13 @@ static int timeout_main(void *arg)
     uint64_t t0 = test_ms();
     eddy_lock_init(&lock);
     ASSERT_OK(eddy_lock_acquire(&lock));
-    a = spawn(acquire_with_timeout, NULL);
-    b = spawn(acquire_record, (void *)7);
-    ASSERT_ERR(reap(a), UV_ETIMEDOUT);
+    a = test_spawn(acquire_with_timeout, NULL);
+    b = test_spawn(acquire_record, (void *)7);
+    ASSERT_ERR(test_reap(a), UV_ETIMEDOUT);
     ASSERT_BETWEEN(test_ms() - t0, 25, 500 * test_scale());
     ASSERT_EQ(lock.waiters.len, 1);
     ASSERT_OK(eddy_lock_release(&lock));
-    ASSERT_OK(reap(b));
+    ASSERT_OK(test_reap(b));
     ASSERT_EQ(order[0], 7);
     return 0;
 }
@@ -238,9 +217,9 @@ static int counter_main(void *arg)
     eddy_task_t *t[100];
     eddy_lock_init(&lock);
     for (int i = 0; i < 100; i++)
-        t[i] = spawn(increment, arg);
+        t[i] = test_spawn(increment, arg);
     for (int i = 0; i < 100; i++)
-        ASSERT_OK(reap(t[i]));
+        ASSERT_OK(test_reap(t[i]));
     return counter;
 }
 

@@ -1,26 +1,7 @@
 /* Semaphores: counting, bounded release, FIFO handoff, no permit leaked or
  * lost under cancellation, and asyncio's "at most N at once" example. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static eddy_task_t *spawn(eddy_task_fn fn, void *arg)
-{
-    eddy_task_t *t;
-    ASSERT_OK(eddy_spawn(&t, fn, arg, NULL));
-    return t;
-}
-
-static int reap(eddy_task_t *t)
-{
-    int rc = eddy_join(t, NULL);
-    eddy_detach(t);
-    return rc;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 3; i++)
-        ASSERT_OK(eddy_yield());
-}
 
 static eddy_sem_t sem;
 static int order[8];
@@ -62,7 +43,7 @@ static int acquire_record(void *arg)
 {
     int rc = eddy_sem_acquire(&sem);
     if (rc == 0)
-        order[norder++] = (int)(intptr_t)arg;
+        order[norder++] = TEST_I(arg);
     return rc;
 }
 
@@ -71,8 +52,8 @@ static int fifo_main(void *arg)
     eddy_task_t *t[4];
     eddy_sem_init(&sem, 0);
     for (int i = 0; i < 4; i++)
-        t[i] = spawn(acquire_record, (void *)(intptr_t)i);
-    settle();
+        t[i] = test_spawn(acquire_record, TEST_P(i));
+    test_settle(3);
     ASSERT_EQ(sem.waiters.len, 4);
     ASSERT_OK(eddy_sem_release(&sem));
     /* The permit went to the first waiter, not back to the count. */
@@ -82,7 +63,7 @@ static int fifo_main(void *arg)
     ASSERT_OK(eddy_sem_release(&sem));
     ASSERT_OK(eddy_sem_release(&sem));
     for (int i = 0; i < 4; i++)
-        ASSERT_OK(reap(t[i]));
+        ASSERT_OK(test_reap(t[i]));
     for (int i = 0; i < 4; i++)
         ASSERT_EQ(order[i], i);
     ASSERT_EQ(eddy_sem_value(&sem), 0);
@@ -109,17 +90,17 @@ static int cancel_main(void *arg)
     eddy_task_t *a, *b, *c;
     eddy_sem_init_bounded(&sem, 1);
     ASSERT_OK(eddy_sem_acquire(&sem));
-    a = spawn(acquire_record, (void *)1);
-    b = spawn(acquire_with_timeout, NULL);
-    c = spawn(acquire_record, (void *)3);
-    settle();
+    a = test_spawn(acquire_record, (void *)1);
+    b = test_spawn(acquire_with_timeout, NULL);
+    c = test_spawn(acquire_record, (void *)3);
+    test_settle(3);
     eddy_cancel(a);
-    ASSERT_ERR(reap(a), UV_ECANCELED);
-    ASSERT_ERR(reap(b), UV_ETIMEDOUT);
+    ASSERT_ERR(test_reap(a), UV_ECANCELED);
+    ASSERT_ERR(test_reap(b), UV_ETIMEDOUT);
     ASSERT_EQ(sem.waiters.len, 1);
     /* The interrupted waiters took nothing: the permit reaches c. */
     ASSERT_OK(eddy_sem_release(&sem));
-    ASSERT_OK(reap(c));
+    ASSERT_OK(test_reap(c));
     ASSERT_EQ(norder, 1);
     ASSERT_EQ(order[0], 3);
     ASSERT_EQ(eddy_sem_value(&sem), 0);
@@ -149,11 +130,11 @@ static int cancel_after_handoff_main(void *arg)
     eddy_task_t *a;
     eddy_sem_init_bounded(&sem, 1);
     ASSERT_OK(eddy_sem_acquire(&sem));
-    a = spawn(acquire_then_yield, &yield_rc);
-    settle();
+    a = test_spawn(acquire_then_yield, &yield_rc);
+    test_settle(3);
     ASSERT_OK(eddy_sem_release(&sem));
     eddy_cancel(a);
-    ASSERT_OK(reap(a));
+    ASSERT_OK(test_reap(a));
     ASSERT_ERR(yield_rc, UV_ECANCELED);
     /* Neither leaked nor lost: exactly the one permit is free again. */
     ASSERT_EQ(eddy_sem_value(&sem), 1);
@@ -187,9 +168,9 @@ static int limit_main(void *arg)
     eddy_task_t *t[20];
     eddy_sem_init(&sem, 5);
     for (int i = 0; i < 20; i++)
-        t[i] = spawn(limited, (void *)(intptr_t)i);
+        t[i] = test_spawn(limited, TEST_P(i));
     for (int i = 0; i < 20; i++)
-        ASSERT_OK(reap(t[i]));
+        ASSERT_OK(test_reap(t[i]));
     ASSERT_EQ(finished, 20);
     ASSERT_EQ(max_inside, 5);
     ASSERT_EQ(inside, 0);

@@ -1,13 +1,8 @@
 /* Timeout scopes (asyncio.timeout): expiry, nesting, rescheduling from
  * inside and from another task, and their interplay with shielded
  * sections, cancellation and waits that cannot be interrupted. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-/* Milliseconds since t0, on the test's own clock. */
-static uint64_t since(uint64_t t0)
-{
-    return test_ms() - t0;
-}
 
 static int slow_child(void *arg)
 {
@@ -23,7 +18,7 @@ static int expires_main(void *arg)
     eddy_timeout_enter(&s, 50);
     ASSERT_FALSE(eddy_timeout_expired(&s));
     ASSERT_ERR(eddy_sleep(1000), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 45, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 45, 400 * test_scale());
     ASSERT_TRUE(eddy_timeout_expired(&s));
 
     /* Every later wait inside the scope fails at once, of any kind. */
@@ -32,7 +27,7 @@ static int expires_main(void *arg)
     ASSERT_ERR(eddy_yield(), UV_ETIMEDOUT);
     ASSERT_OK(eddy_spawn(&t, slow_child, NULL, NULL));
     ASSERT_ERR(eddy_join(t, NULL), UV_ETIMEDOUT);
-    ASSERT_LT(since(t0), 100 * test_scale());
+    ASSERT_LT(test_since(t0), 100 * test_scale());
     ASSERT_ERR(eddy_timeout_leave(&s), UV_ETIMEDOUT);
 
     /* Outside it, waits work again; the joined task ran on. */
@@ -89,7 +84,7 @@ static int outer_first_main(void *arg)
     eddy_timeout_enter(&outer, 40);
     eddy_timeout_enter(&inner, 1000);
     ASSERT_ERR(eddy_sleep(2000), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 35, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 35, 400 * test_scale());
     ASSERT_FALSE(eddy_timeout_expired(&inner));
     ASSERT_TRUE(eddy_timeout_expired(&outer));
     ASSERT_OK(eddy_timeout_leave(&inner));
@@ -113,7 +108,7 @@ static int inner_first_main(void *arg)
     eddy_timeout_enter(&outer, 1000);
     eddy_timeout_enter(&inner, 40);
     ASSERT_ERR(eddy_sleep(2000), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 35, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 35, 400 * test_scale());
     ASSERT_TRUE(eddy_timeout_expired(&inner));
     ASSERT_FALSE(eddy_timeout_expired(&outer));
     ASSERT_ERR(eddy_timeout_leave(&inner), UV_ETIMEDOUT);
@@ -146,7 +141,7 @@ static int self_reschedule_main(void *arg)
     eddy_timeout_enter(&s, 5000);
     eddy_timeout_reschedule(&s, 30);
     ASSERT_ERR(eddy_sleep(5000), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 25, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 25, 400 * test_scale());
 
     /* An expired scope given a future deadline stops expiring waits. */
     eddy_timeout_reschedule(&s, 1000);
@@ -184,7 +179,7 @@ static int owner_sleeps(uint64_t first, uint64_t moved, int *rc)
     eddy_timeout_enter(&shared_scope, first);
     ASSERT_OK(eddy_spawn(&m, mover, NULL, NULL));
     *rc = eddy_sleep(2000);
-    uint64_t ms = since(t0);
+    uint64_t ms = test_since(t0);
     eddy_timeout_leave(&shared_scope);
     ASSERT_OK(eddy_join(m, NULL));
     eddy_detach(m);
@@ -227,13 +222,13 @@ static int shield_main(void *arg)
     eddy_timeout_enter(&outer, 30);
     eddy_shield_enter();
     ASSERT_OK(eddy_sleep(80));
-    ASSERT_GE(since(t0), 75);
+    ASSERT_GE(test_since(t0), 75);
 
     /* ...but a scope entered inside it works as usual. */
     t0 = test_ms();
     eddy_timeout_enter(&inner, 30);
     ASSERT_ERR(eddy_sleep(1000), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 25, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 25, 400 * test_scale());
     ASSERT_ERR(eddy_timeout_leave(&inner), UV_ETIMEDOUT);
     ASSERT_OK(eddy_yield());
     eddy_shield_leave();
@@ -296,7 +291,7 @@ static int uninterruptible_main(void *arg)
     uv_timer_start(&timer, wake_hookless, 60, 0);
     eddy_timeout_enter(&s, 20);
     ASSERT_EQ(eddy_wait_park(&w, EDDY_FOREVER), 7);
-    ASSERT_GE(since(t0), 55);
+    ASSERT_GE(test_since(t0), 55);
     ASSERT_ERR(eddy_sleep(1000), UV_ETIMEDOUT);
     ASSERT_ERR(eddy_timeout_leave(&s), UV_ETIMEDOUT);
     return 0;
@@ -324,7 +319,7 @@ static int park_deadlines_main(void *arg)
     eddy_timeout_enter(&s, 1000);
     eddy_wait_init(&w, nothing);
     ASSERT_ERR(eddy_wait_park(&w, 20), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 15, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 15, 400 * test_scale());
     ASSERT_FALSE(eddy_timeout_expired(&s));
     ASSERT_OK(eddy_sleep(1));
     ASSERT_OK(eddy_timeout_leave(&s));
@@ -334,7 +329,7 @@ static int park_deadlines_main(void *arg)
     eddy_timeout_enter(&s, 20);
     eddy_wait_init(&w, nothing);
     ASSERT_ERR(eddy_wait_park(&w, 1000), UV_ETIMEDOUT);
-    ASSERT_BETWEEN(since(t0), 15, 400 * test_scale());
+    ASSERT_BETWEEN(test_since(t0), 15, 400 * test_scale());
     ASSERT_TRUE(eddy_timeout_expired(&s));
     ASSERT_ERR(eddy_timeout_leave(&s), UV_ETIMEDOUT);
     return 0;
@@ -397,26 +392,26 @@ static int fresh_clock_main(void *arg)
     busy(60);
     t0 = test_ms();
     ASSERT_OK(eddy_sleep(100));
-    ASSERT_GE(since(t0), 95);
+    ASSERT_GE(test_since(t0), 95);
 
     busy(60);
     t0 = test_ms();
     eddy_timeout_enter(&s, 100);
     ASSERT_ERR(eddy_sleep(1000), UV_ETIMEDOUT);
-    ASSERT_GE(since(t0), 95);
+    ASSERT_GE(test_since(t0), 95);
     eddy_timeout_reschedule(&s, EDDY_FOREVER);
     busy(60);
     t0 = test_ms();
     eddy_timeout_reschedule(&s, 100);
     ASSERT_ERR(eddy_sleep(1000), UV_ETIMEDOUT);
-    ASSERT_GE(since(t0), 95);
+    ASSERT_GE(test_since(t0), 95);
     eddy_timeout_leave(&s);
 
     busy(60);
     t0 = test_ms();
     eddy_wait_init(&w, nothing);
     ASSERT_ERR(eddy_wait_park(&w, 100), UV_ETIMEDOUT);
-    ASSERT_GE(since(t0), 95);
+    ASSERT_GE(test_since(t0), 95);
     /* eddy_now is that clock. */
     uint64_t now = eddy_now();
     busy(30);
