@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http/date.h"
+#include "http/mime.h"
 #include "routes/filecache.h"
 
 #define CACHE_ENTRIES 1024
@@ -191,6 +192,7 @@ static int load(file_cache_t *fc, const char *path, file_entry_t **out)
         return -ENOMEM;
     }
     e->fd = fd;
+    e->mime = http_mime_type(path, strlen(path));
     describe(e, &st);
     if (S_ISREG(st.st_mode) && st.st_size <= CACHE_DATA_MAX && st.st_size > 0) {
         e->data = malloc((size_t)st.st_size);

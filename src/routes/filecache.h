@@ -24,6 +24,7 @@ typedef struct file_entry {
     ino_t ino;
     dev_t dev;
     char *data; /* the whole file when small */
+    const char *mime; /* by the name's extension */
     char etag[64];
     size_t etag_len;
     char last_modified[32];

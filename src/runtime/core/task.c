@@ -115,6 +115,10 @@ void eddy__task_finish(eddy_task_t *t, int status)
 {
     eddy__rt_t *rt = eddy__rt;
 
+    /* Waits leave the timer armed; a finished task needs it no more. */
+    if (t->timer_init)
+        uv_timer_stop(&t->timer);
+
     t->status = status;
     t->state = EDDY__DONE;
     t->cancel_pending = false;

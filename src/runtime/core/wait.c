@@ -80,6 +80,13 @@ static void arm(eddy_task_t *t)
         t->timer.data = &eddy__task_timer_tag;
         t->timer_init = true;
     }
+    /* A timer already due no later than this deadline is left alone: if it
+     * fires first, on_task_timer re-arms for what remains.  A connection
+     * re-entering its 75 s keep-alive scope on every read thus costs no
+     * timer-heap work per request, only an early wake-up per period. */
+    if (uv_is_active((uv_handle_t *)&t->timer) &&
+        uv_now(&eddy__rt->loop) + uv_timer_get_due_in(&t->timer) <= deadline)
+        return;
     uv_timer_start(&t->timer, on_task_timer, deadline - now, 0);
 }
 
@@ -122,9 +129,9 @@ int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status)
 
     eddy__switch_to_scheduler(t);
 
+    /* The timer stays armed (see arm): a wake-up that finds the task not
+     * waiting, or waiting with a later deadline, is ignored or re-armed. */
     t->cancel_woken = false; /* delivered: this wait returns it */
-    if (t->timer_init)
-        uv_timer_stop(&t->timer);
     t->wait_deadline = EDDY_FOREVER;
     return w->status;
 }
