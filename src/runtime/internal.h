@@ -162,6 +162,12 @@ static inline void eddy__waitq_init(eddy__waitq_t *q)
 /** Appends the running task to q and parks it; an interruption unlinks it.
  *  Returns the status it was woken with. */
 int eddy__waitq_park(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms);
+/** eddy__waitq_park with the caller's interrupt hook (w->data = data),
+ *  which must unlink the waiter (eddy__waitq_remove) among its work. */
+int eddy__waitq_park_with(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms,
+                          void (*on_interrupt)(eddy_wait_t *w), void *data);
+/** Unlinks a waiter from its queue (no-op if it is in none). */
+void eddy__waitq_remove(eddy__waiter_t *wt);
 /** Unlinks and returns the first waiter (NULL if none); wake it next. */
 eddy__waiter_t *eddy__waitq_pop(eddy__waitq_t *q);
 /** Wakes the first waiter with status; false if there was none. */

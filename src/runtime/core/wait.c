@@ -212,9 +212,21 @@ static void waitq_interrupted(eddy_wait_t *w)
 
 int eddy__waitq_park(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms)
 {
+    return eddy__waitq_park_with(q, wt, timeout_ms, waitq_interrupted, NULL);
+}
+
+void eddy__waitq_remove(eddy__waiter_t *wt)
+{
+    waitq_unlink(wt);
+}
+
+int eddy__waitq_park_with(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms,
+                          void (*on_interrupt)(eddy_wait_t *w), void *data)
+{
     if (eddy_current() == NULL)
         return EDDY_ENOTASK;
-    eddy_wait_init(&wt->w, waitq_interrupted);
+    eddy_wait_init(&wt->w, on_interrupt);
+    wt->w.data = data;
     wt->q = q;
     wt->next = NULL;
     wt->prev = q->tail;

@@ -39,25 +39,6 @@ static void barrier_interrupted(eddy_wait_t *w)
     wake_all_except(b, eddy__container_of(w, eddy__waiter_t, w), EDDY_EBROKEN);
 }
 
-/* eddy__waitq_park with our own hook: the same FIFO linking. */
-static int park(eddy_barrier_t *b, eddy__waiter_t *wt)
-{
-    eddy__waitq_t *q = &b->waiters;
-
-    eddy_wait_init(&wt->w, barrier_interrupted);
-    wt->w.data = b;
-    wt->q = q;
-    wt->next = NULL;
-    wt->prev = q->tail;
-    if (q->tail)
-        q->tail->next = wt;
-    else
-        q->head = wt;
-    q->tail = wt;
-    q->len++;
-    return eddy_wait_park(&wt->w, EDDY_FOREVER);
-}
-
 int eddy_barrier_wait(eddy_barrier_t *b)
 {
     eddy__waiter_t wt;
@@ -69,7 +50,8 @@ int eddy_barrier_wait(eddy_barrier_t *b)
         return EDDY_EBROKEN;
     index = (unsigned)b->waiters.len;
     if (index + 1 < b->parties)
-        return park(b, &wt); /* the index, given by the last arrival */
+        /* The index, given by the last arrival. */
+        return eddy__waitq_park_with(&b->waiters, &wt, EDDY_FOREVER, barrier_interrupted, b);
 
     /* The last party: release this generation, in arrival order. */
     for (int i = 0; b->waiters.head != NULL; i++)
