@@ -76,6 +76,12 @@ static void refresh(void)
     memcpy(p, " +0000", 7);
 }
 
+time_t http_date_second(void)
+{
+    refresh();
+    return cached_sec;
+}
+
 const char *http_date_now(void)
 {
     refresh();

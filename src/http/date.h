@@ -13,6 +13,8 @@
 const char *http_date_now(void);
 /** The current time in common-log format (HTTP_LOGTIME_LEN, UTC). */
 const char *http_logtime_now(void);
+/** The second the Date strings were last refreshed for (refreshes). */
+time_t http_date_second(void);
 /** Formats t as an IMF-fixdate into out (HTTP_DATE_LEN + 1 bytes). */
 void http_date_format(time_t t, char *out);
 /** Parses an IMF-fixdate (and the obsolete RFC 850 / asctime forms);

@@ -122,6 +122,26 @@ void http_response_file(http_conn_t *c, const char *content_type, int fd, int64_
 void http_response_empty(http_conn_t *c, int64_t content_length);
 /** A plain-text error page for status (also used by the layer itself). */
 void http_response_error(http_conn_t *c, int status);
+/** A response that is the same for every request in a second (a fixed
+ *  `return` route): staged once, then replayed as one copy of its bytes
+ *  while the Date second and the connection's flags stay the same. */
+typedef struct http_replay {
+    char *bytes;
+    size_t len, cap;
+    int64_t second;
+    unsigned flags;
+    int status;
+    uint64_t body_bytes;
+} http_replay_t;
+
+/** Stages the remembered response if it is still valid; false if not. */
+bool http_response_replay(http_conn_t *c, http_replay_t *r);
+/** Remembers the response just staged (if it lies wholly in the output
+ *  buffer) for http_response_replay. */
+void http_response_remember(http_conn_t *c, http_replay_t *r);
+/** Frees what a replay cache holds. */
+void http_replay_free(http_replay_t *r);
+
 /** True if the request being answered is a HEAD. */
 bool http_response_is_head(const http_conn_t *c);
 

@@ -5,6 +5,7 @@
  * vectored write. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/conn.h"
@@ -129,13 +130,9 @@ static int add_seg(http_conn_t *c, out_seg_t seg)
     return 0;
 }
 
-void http_response_start(http_conn_t *c, int status)
+/* Drops whatever the handler staged before deciding otherwise. */
+static void restart_response(http_conn_t *c, int status)
 {
-    char line[64];
-    const char *reason;
-    size_t n = 0;
-
-    /* Drop whatever the handler staged before deciding otherwise. */
     for (size_t i = c->resp_seg; i < c->nsegs; i++)
         seg_release(&c->segs[i]);
     c->nsegs = c->resp_seg;
@@ -143,6 +140,15 @@ void http_response_start(http_conn_t *c, int status)
     c->resp_status = status;
     c->resp_bytes = 0;
     c->resp_failed = false;
+}
+
+void http_response_start(http_conn_t *c, int status)
+{
+    char line[64];
+    const char *reason;
+    size_t n = 0;
+
+    restart_response(c, status);
 
     const char *fixed = http_status_line(status, &n);
     if (fixed != NULL) {
@@ -339,4 +345,53 @@ int http__send_continue(http_conn_t *c)
     c->ncommitted = c->resp_seg + 1;
     c->resp_seg++;
     return http__flush(c);
+}
+
+/* ------------------------------------------------------------- replay */
+
+/* What besides the second makes two responses' bytes differ. */
+static unsigned replay_flags(const http_conn_t *c)
+{
+    return (c->close ? 1u : 0u) | (c->parser.http_minor == 0 ? 2u : 0u) | (c->head ? 4u : 0u) |
+           (c->site && c->site->server_header ? 8u : 0u);
+}
+
+bool http_response_replay(http_conn_t *c, http_replay_t *r)
+{
+    if (r->len == 0 || r->second != (int64_t)http_date_second() || r->flags != replay_flags(c))
+        return false;
+    restart_response(c, r->status);
+    append(c, r->bytes, r->len);
+    c->resp_close = c->close;
+    c->resp_bytes = r->body_bytes;
+    return true;
+}
+
+void http_response_remember(http_conn_t *c, http_replay_t *r)
+{
+    /* Only a response that is one run of the output buffer. */
+    if (c->resp_failed || c->nsegs != c->resp_seg + 1 || c->segs[c->resp_seg].fd >= 0 ||
+        c->segs[c->resp_seg].release != NULL)
+        return;
+    const out_seg_t *seg = &c->segs[c->resp_seg];
+    if (seg->len > r->cap) {
+        char *b = realloc(r->bytes, seg->len);
+        if (b == NULL)
+            return;
+        r->bytes = b;
+        r->cap = seg->len;
+    }
+    memcpy(r->bytes, seg->base, seg->len);
+    r->len = seg->len;
+    r->second = (int64_t)http_date_second();
+    r->flags = replay_flags(c);
+    r->status = c->resp_status;
+    r->body_bytes = c->resp_bytes;
+}
+
+void http_replay_free(http_replay_t *r)
+{
+    free(r->bytes);
+    r->bytes = NULL;
+    r->len = r->cap = 0;
 }

@@ -12,6 +12,7 @@ typedef struct ret {
     char *body;
     size_t body_len;
     char *content_type;
+    http_replay_t replay; /* the last response, replayed within its second */
 } ret_t;
 
 int route_parse_status(const char *v, int lo, int hi)
@@ -56,14 +57,17 @@ static const char *ret_check(route_t *r, char *buf, size_t len)
 static int ret_handle(route_t *r, http_conn_t *c, const http_request_t *req)
 {
     ret_t *st = r->state;
+    if (http_response_replay(c, &st->replay))
+        return 0;
     http_response_start(c, st->status);
     route_headers(r, c);
     if (st->status == 204 || st->status == 304) {
         http_response_empty(c, -1);
-        return 0;
+    } else {
+        http_response_body(c, st->content_type ? st->content_type : "text/plain; charset=utf-8",
+                           st->body ? st->body : "", st->body_len, NULL, NULL);
     }
-    http_response_body(c, st->content_type ? st->content_type : "text/plain; charset=utf-8",
-                       st->body ? st->body : "", st->body_len, NULL, NULL);
+    http_response_remember(c, &st->replay);
     return 0;
 }
 
@@ -72,6 +76,7 @@ static void ret_free(route_t *r)
     ret_t *st = r->state;
     free(st->body);
     free(st->content_type);
+    http_replay_free(&st->replay);
 }
 
 int route_return_set_body(route_t *r, const char *body, const char *content_type)
