@@ -27,40 +27,51 @@ static char *four(char *p, int v)
     return two(p, v % 100);
 }
 
-void http_date_format(time_t t, char *out)
+static char *hms(char *p, const struct tm *tm)
 {
-    struct tm tm;
-    char *p = out;
-    gmtime_r(&t, &tm);
-    memcpy(p, days[tm.tm_wday], 3);
+    p = two(p, tm->tm_hour);
+    *p++ = ':';
+    p = two(p, tm->tm_min);
+    *p++ = ':';
+    return two(p, tm->tm_sec);
+}
+
+/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT". */
+static void imf(char *p, const struct tm *tm)
+{
+    memcpy(p, days[tm->tm_wday], 3);
     p += 3;
     *p++ = ',';
     *p++ = ' ';
-    p = two(p, tm.tm_mday);
+    p = two(p, tm->tm_mday);
     *p++ = ' ';
-    memcpy(p, months[tm.tm_mon], 3);
+    memcpy(p, months[tm->tm_mon], 3);
     p += 3;
     *p++ = ' ';
-    p = four(p, tm.tm_year + 1900);
+    p = four(p, tm->tm_year + 1900);
     *p++ = ' ';
-    p = two(p, tm.tm_hour);
-    *p++ = ':';
-    p = two(p, tm.tm_min);
-    *p++ = ':';
-    p = two(p, tm.tm_sec);
+    p = hms(p, tm);
     memcpy(p, " GMT", 5);
+}
+
+void http_date_format(time_t t, char *out)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    imf(out, &tm);
 }
 
 static void refresh(void)
 {
     struct timespec ts;
+    struct tm tm;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec == cached_sec)
         return;
     cached_sec = ts.tv_sec;
-    http_date_format(ts.tv_sec, date_buf);
-    struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
+    imf(date_buf, &tm);
+    /* Common log format: "06/Nov/1994:08:49:37 +0000". */
     char *p = two(logtime_buf, tm.tm_mday);
     *p++ = '/';
     memcpy(p, months[tm.tm_mon], 3);
@@ -68,11 +79,7 @@ static void refresh(void)
     *p++ = '/';
     p = four(p, tm.tm_year + 1900);
     *p++ = ':';
-    p = two(p, tm.tm_hour);
-    *p++ = ':';
-    p = two(p, tm.tm_min);
-    *p++ = ':';
-    p = two(p, tm.tm_sec);
+    p = hms(p, &tm);
     memcpy(p, " +0000", 7);
 }
 

@@ -63,12 +63,8 @@ void file_entry_release(void *p)
     free(e);
 }
 
-static void unlink_entry(file_cache_t *fc, file_entry_t *e)
+static void lru_remove(file_cache_t *fc, file_entry_t *e)
 {
-    file_entry_t **pp = &fc->buckets[e->hash & (fc->nbuckets - 1)];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
     if (e->lprev)
         e->lprev->lnext = e->lnext;
     else
@@ -77,6 +73,27 @@ static void unlink_entry(file_cache_t *fc, file_entry_t *e)
         e->lnext->lprev = e->lprev;
     else
         fc->lru_tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void lru_push_front(file_cache_t *fc, file_entry_t *e)
+{
+    e->lprev = NULL;
+    e->lnext = fc->lru_head;
+    if (fc->lru_head)
+        fc->lru_head->lprev = e;
+    fc->lru_head = e;
+    if (fc->lru_tail == NULL)
+        fc->lru_tail = e;
+}
+
+static void unlink_entry(file_cache_t *fc, file_entry_t *e)
+{
+    file_entry_t **pp = &fc->buckets[e->hash & (fc->nbuckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_remove(fc, e);
     fc->len--;
     file_entry_release(e); /* the cache's reference */
 }
@@ -97,19 +114,8 @@ static void lru_front(file_cache_t *fc, file_entry_t *e)
 {
     if (fc->lru_head == e)
         return;
-    if (e->lprev)
-        e->lprev->lnext = e->lnext;
-    if (e->lnext)
-        e->lnext->lprev = e->lprev;
-    else if (fc->lru_tail == e)
-        fc->lru_tail = e->lprev;
-    e->lprev = NULL;
-    e->lnext = fc->lru_head;
-    if (fc->lru_head)
-        fc->lru_head->lprev = e;
-    fc->lru_head = e;
-    if (fc->lru_tail == NULL)
-        fc->lru_tail = e;
+    lru_remove(fc, e);
+    lru_push_front(fc, e);
 }
 
 /* Without openat2 (kernels before 5.6, valgrind, strict seccomp): open,
@@ -174,12 +180,31 @@ static void describe(file_entry_t *e, const struct stat *st)
     http_date_format(e->mtime, e->last_modified);
 }
 
+/* A miss worth remembering: the path may appear later, and revalidation
+ * notices that; errors such as EACCES or EXDEV are not cached. */
+static bool cacheable_miss(int err)
+{
+    return err == -ENOENT || err == -ENOTDIR;
+}
+
 static int load(file_cache_t *fc, const char *path, file_entry_t **out)
 {
     struct stat st;
     int fd = open_beneath(fc, path);
-    if (fd < 0)
+    if (fd < 0 && !cacheable_miss(fd))
         return fd;
+    if (fd < 0) {
+        file_entry_t *e = calloc(1, sizeof(*e));
+        if (e == NULL || (e->key = strdup(path)) == NULL) {
+            free(e);
+            return fd;
+        }
+        e->fd = -1;
+        e->missing = fd;
+        e->refs = 1;
+        *out = e;
+        return 0;
+    }
     if (fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
         int err = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? -errno : -EACCES;
         close(fd);
@@ -212,11 +237,23 @@ static bool still_valid(file_cache_t *fc, file_entry_t *e)
 {
     struct stat st;
     if (fstatat(fc->root_fd, *e->key ? e->key : ".", &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return false;
+        return e->missing != 0 && cacheable_miss(-errno); /* still missing */
+    if (e->missing != 0)
+        return false; /* it appeared */
     if (S_ISLNK(st.st_mode) && fstatat(fc->root_fd, e->key, &st, 0) != 0)
         return false;
     return st.st_ino == e->ino && st.st_dev == e->dev && st.st_size == e->size &&
            st.st_mtim.tv_sec == e->mtime && st.st_mtim.tv_nsec == e->mtime_nsec;
+}
+
+/* The caller's answer from a cached entry: a reference, or the miss. */
+static int answer(file_entry_t *e, file_entry_t **out)
+{
+    if (e->missing != 0)
+        return e->missing;
+    e->refs++;
+    *out = e;
+    return 0;
 }
 
 int file_cache_get(file_cache_t *fc, const char *path, uint64_t now_ms, file_entry_t **out)
@@ -233,9 +270,7 @@ int file_cache_get(file_cache_t *fc, const char *path, uint64_t now_ms, file_ent
             if (now_ms - e->checked_ms >= REVALIDATE_MS)
                 e->checked_ms = now_ms;
             lru_front(fc, e);
-            e->refs++;
-            *out = e;
-            return 0;
+            return answer(e, out);
         }
         unlink_entry(fc, e);
     }
@@ -248,15 +283,7 @@ int file_cache_get(file_cache_t *fc, const char *path, uint64_t now_ms, file_ent
         unlink_entry(fc, fc->lru_tail);
     e->hnext = fc->buckets[h & (fc->nbuckets - 1)];
     fc->buckets[h & (fc->nbuckets - 1)] = e;
-    e->lprev = NULL;
-    e->lnext = fc->lru_head;
-    if (fc->lru_head)
-        fc->lru_head->lprev = e;
-    fc->lru_head = e;
-    if (fc->lru_tail == NULL)
-        fc->lru_tail = e;
+    lru_push_front(fc, e);
     fc->len++;
-    e->refs++; /* the caller's */
-    *out = e;
-    return 0;
+    return answer(e, out);
 }

@@ -1,7 +1,8 @@
 /* Open-file cache of a static route: hot files cost no open/fstat/close per
  * request.  An entry keeps the file open (and small files' bytes in
  * memory) and is revalidated with one fstatat at most once a second; a
- * changed file is reopened.  Opening uses openat2(RESOLVE_BENEATH), so no
+ * changed file is reopened.  Misses are remembered the same way, so a
+ * probe for a FILE.gz that does not exist costs no syscall per request.  Opening uses openat2(RESOLVE_BENEATH), so no
  * path and no symlink leads out of the root unless symlinks are allowed. */
 #ifndef EDDY_ROUTES_FILECACHE_H
 #define EDDY_ROUTES_FILECACHE_H
@@ -17,6 +18,7 @@ typedef struct file_entry {
     char *key;
     uint32_t hash;
     int fd;
+    int missing; /* a remembered miss (-ENOENT, -ENOTDIR): no fd, no data */
     bool is_dir;
     off_t size;
     time_t mtime;

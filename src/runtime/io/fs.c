@@ -140,6 +140,17 @@ ssize_t eddy_fs_write(int fd, const void *buf, size_t len, int64_t offset)
     return rc;
 }
 
+/* The outcome of a (f)stat request, copied out; the request is cleaned up. */
+static int stat_result(fs_op_t *op, int rc, uv_stat_t *st)
+{
+    if (rc == 0)
+        rc = (int)op->req.result;
+    if (rc == 0)
+        *st = op->req.statbuf;
+    uv_fs_req_cleanup(&op->req);
+    return rc;
+}
+
 int eddy_fs_stat(const char *path, uv_stat_t *st)
 {
     EDDY__CURRENT_OR_RETURN(t);
@@ -149,12 +160,7 @@ int eddy_fs_stat(const char *path, uv_stat_t *st)
     (void)t;
     op_init(&op, true);
     rc = op_await(&op, uv_fs_stat(eddy_loop(), &op.req, path, on_fs_done));
-    if (rc == 0)
-        rc = (int)op.req.result;
-    if (rc == 0)
-        *st = op.req.statbuf;
-    uv_fs_req_cleanup(&op.req);
-    return rc;
+    return stat_result(&op, rc, st);
 }
 
 int eddy_fs_fstat(int fd, uv_stat_t *st)
@@ -166,12 +172,7 @@ int eddy_fs_fstat(int fd, uv_stat_t *st)
     (void)t;
     op_init(&op, true);
     rc = op_await(&op, uv_fs_fstat(eddy_loop(), &op.req, fd, on_fs_done));
-    if (rc == 0)
-        rc = (int)op.req.result;
-    if (rc == 0)
-        *st = op.req.statbuf;
-    uv_fs_req_cleanup(&op.req);
-    return rc;
+    return stat_result(&op, rc, st);
 }
 
 /* Not interruptible: a close taken back by uv_cancel would leave the caller

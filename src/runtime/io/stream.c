@@ -175,11 +175,7 @@ static size_t take_spill(eddy_stream_t *s, void *buf, size_t len)
     size_t n = eddy__min(len, s->spill_end - s->spill_start);
     memcpy(buf, s->spill + s->spill_start, n);
     s->spill_start += n;
-    if (s->spill_start == s->spill_end) {
-        free(s->spill);
-        s->spill = NULL;
-        s->spill_start = s->spill_end = 0;
-    }
+    free_empty_spill(s);
     return n;
 }
 
@@ -220,6 +216,17 @@ ssize_t eddy_read(eddy_stream_t *s, void *buf, size_t len)
 
 /* ----------------------------------------------------------------- write */
 
+/* A write or shutdown request finished: wake its task if it still waits.
+ * Requests failed by eddy_close report EDDY_ECLOSED. */
+static void wake_request_waiter(eddy_wait_t *w, const eddy_stream_t *s, int status)
+{
+    if (w == NULL)
+        return;
+    if (status == UV_ECANCELED && s->closing)
+        status = EDDY_ECLOSED;
+    eddy_wait_wake(w, status);
+}
+
 typedef struct write_op {
     uv_write_t req;
     eddy_wait_t *wait; /* NULL once the task stopped waiting */
@@ -231,11 +238,7 @@ static void on_write(uv_write_t *req, int status)
     write_op_t *op = req->data;
     eddy_stream_t *s = req->handle->data;
 
-    if (op->wait != NULL) {
-        if (status == UV_ECANCELED && s->closing)
-            status = EDDY_ECLOSED;
-        eddy_wait_wake(op->wait, status);
-    }
+    wake_request_waiter(op->wait, s, status);
     free(op->copy);
     free(op);
 }
@@ -358,11 +361,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     shutdown_op_t *op = req->data;
     eddy_stream_t *s = req->handle->data;
 
-    if (op->wait != NULL) {
-        if (status == UV_ECANCELED && s->closing)
-            status = EDDY_ECLOSED;
-        eddy_wait_wake(op->wait, status);
-    }
+    wake_request_waiter(op->wait, s, status);
     free(op);
 }
 
