@@ -329,3 +329,21 @@ void log_access(const http_request_t *req, int status, uint64_t bytes)
         recycle(r);
     }
 }
+
+/* Interim: formats and queues at once (the bytes are the planned ones). */
+void *log_access_begin(const http_request_t *req, int status, uint64_t planned)
+{
+    log_access(req, status, planned);
+    return NULL;
+}
+
+void log_access_end(void *rec, uint64_t sent)
+{
+    (void)rec;
+    (void)sent;
+}
+
+void log_refused(const char *peer, int status, const char *reason)
+{
+    log_msg(LOG_INFO, "%s: %d %s", peer, status, reason);
+}

@@ -27,6 +27,16 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /** Queues an access-log record in combined format. */
 void log_access(const http_request_t *req, int status, uint64_t bytes);
 
+/** Formats an access-log record for a response being staged (req is only
+ *  valid now); NULL if the access log is off or the record is dropped. */
+void *log_access_begin(const http_request_t *req, int status, uint64_t planned);
+/** Completes and queues a record with the body bytes that actually left. */
+void log_access_end(void *rec, uint64_t sent);
+
+/** A refused request (status >= 400) with its reason: one error-log line
+ *  at info, rate-limited per reason. */
+void log_refused(const char *peer, int status, const char *reason);
+
 /** Records dropped because the queue was full (since start). */
 uint64_t log_dropped(void);
 

@@ -43,9 +43,23 @@ static void site_release(http_server_t *h, http_site_t *site)
     config_unref((config_t *)site);
 }
 
-static void on_log(http_server_t *h, const http_request_t *req, int status, uint64_t bytes)
+static void *on_log_begin(http_server_t *h, const http_request_t *req, int status,
+                          uint64_t planned)
 {
-    log_access(req, status, bytes);
+    (void)h;
+    return log_access_begin(req, status, planned);
+}
+
+static void on_log_end(http_server_t *h, void *rec, uint64_t sent)
+{
+    (void)h;
+    log_access_end(rec, sent);
+}
+
+static void on_refused(http_server_t *h, const char *peer, int status, const char *reason)
+{
+    (void)h;
+    log_refused(peer, status, reason);
 }
 
 /* ---------------------------------------------------- connections, accept */
@@ -286,7 +300,9 @@ int server_run(const server_options_t *opts, config_t *cfg)
     srv.cfg = cfg;
     srv.http.acquire = site_acquire;
     srv.http.release = site_release;
-    srv.http.log = on_log;
+    srv.http.log_begin = on_log_begin;
+    srv.http.log_end = on_log_end;
+    srv.http.refused = on_refused;
     if (log_configure(cfg) != 0) {
         config_unref(cfg);
         return 2;

@@ -80,8 +80,18 @@ struct http_server {
     /** The site new requests use, with a reference for this request. */
     http_site_t *(*acquire)(http_server_t *srv);
     void (*release)(http_server_t *srv, http_site_t *site);
-    /** A response was staged (for the access log). */
-    void (*log)(http_server_t *srv, const http_request_t *req, int status, uint64_t bytes);
+    /** A response was staged (for the access log): the record is formatted
+     *  now, while req is valid, and returned (NULL: not logged).  planned is
+     *  the body length the response announces. */
+    void *(*log_begin)(http_server_t *srv, const http_request_t *req, int status,
+                       uint64_t planned);
+    /** The response left, whole or cut (client gone, send timeout,
+     *  shutdown): sent is the body bytes that actually left.  Called exactly
+     *  once for every non-NULL record log_begin returned. */
+    void (*log_end)(http_server_t *srv, void *rec, uint64_t sent);
+    /** A request was refused (status >= 400) by the parser, a check or a
+     *  timeout: the reason in words, for the error log (rate-limited). */
+    void (*refused)(http_server_t *srv, const char *peer, int status, const char *reason);
     /** Set when the server drains: idle connections close, busy ones
      *  answer their current request with Connection: close. */
     bool draining;

@@ -381,6 +381,9 @@ void http__on_head(http_conn_t *c)
     } else if (c->expect_continue && body_follows && c->resp_status < 300) {
         http__send_continue(c);
     }
-    if (c->srv->log)
-        c->srv->log(c->srv, &req, c->resp_status, c->resp_bytes);
+    if (c->srv->log_begin) {
+        void *rec = c->srv->log_begin(c->srv, &req, c->resp_status, c->resp_bytes);
+        if (rec != NULL && c->srv->log_end)
+            c->srv->log_end(c->srv, rec, c->resp_bytes); /* TODO(write path): after the write */
+    }
 }
