@@ -68,11 +68,16 @@ typedef int (*eddy_task_fn)(void *arg);
 #define EDDY_STACK_MIN (16u * 1024u)
 
 /** No guard page below this task's stack.  Each guarded stack costs two
- *  kernel memory mappings (vm.max_map_count is 65530 by default, so about
- *  32k guarded stacks at once; past that, stacks silently fall back to
- *  unguarded ones rather than fail); an unguarded one needs no mapping of
- *  its own, as the kernel merges neighbouring ones.  For many small,
- *  trusted tasks; an overflow then corrupts memory instead of faulting. */
+ *  kernel memory mappings, and a process has vm.max_map_count of them
+ *  (65530 by default): guarded stacks are given out while fewer than
+ *  (max_map_count - max_map_count / 8 - 1024) / 2 are mapped (28k by
+ *  default); past that, and whenever a guard cannot be mapped, a task
+ *  silently gets an unguarded stack instead, so 100k tasks and more run.
+ *  Unguarded stacks are carved from shared 4 MiB mappings (or malloc'd if
+ *  no mapping can be had) and cost no mapping of their own.  For many
+ *  small, trusted tasks; an overflow then corrupts memory instead of
+ *  faulting.  Stacks are address space reserved without commitment: only
+ *  the pages a task touches take memory. */
 #define EDDY_SPAWN_NOGUARD 0x1u
 
 typedef struct eddy_spawn_opts {
@@ -83,8 +88,23 @@ typedef struct eddy_spawn_opts {
 
 /** asyncio.run: creates a loop, runs main(arg) as a task until it returns,
  *  cancels and reaps the tasks still alive, closes every libuv handle and
- *  returns main's status.  EDDY_EDEADLOCK if every task ended up waiting on
- *  something nothing could ever signal (they are cancelled first). */
+ *  returns main's status.
+ *
+ *  Deadlocks: if every task ends up waiting on something nothing can ever
+ *  signal, every task is cancelled once so that it can unwind, and
+ *  eddy_run returns EDDY_EDEADLOCK whatever main then returned (usually
+ *  UV_ECANCELED).  With the environment variable EDDY_DEBUG set (and not
+ *  "0"), or in a build configured with --enable-debug, each stuck task's
+ *  name and what it waits on (eddy_wait_t.what) are written to stderr.
+ *
+ *  Stack overflows: unless the application has its own SIGSEGV handler
+ *  (or a sanitizer installed one), eddy_run installs one for its duration,
+ *  on an alternate signal stack (one per thread, unless the thread has
+ *  its own): a task that runs into its guard page then dies of SIGSEGV
+ *  after writing its name, its stack size and the fix (a larger
+ *  stack_size in eddy_spawn_opts_t) to stderr.  Other faults die as
+ *  without the handler.  Unguarded stacks (EDDY_SPAWN_NOGUARD) cannot be
+ *  diagnosed. */
 int eddy_run(eddy_task_fn main, void *arg);
 
 /** The loop of the running eddy_run, for starting libuv requests. */
@@ -99,8 +119,9 @@ uint64_t eddy_now(void);
  *  With t non-NULL the caller holds a handle that it must give back with
  *  eddy_detach (after joining, or to let the task run on unobserved); with
  *  t NULL the task is detached from the start.  opts may be NULL.
- *  Returns 0, UV_ENOMEM (no memory or no more mappings for a guarded stack)
- *  or EDDY_ENOTASK outside eddy_run. */
+ *  The task's stack is taken here: returns 0, UV_ENOMEM (no memory for
+ *  the task or its stack: the task does not exist) or EDDY_ENOTASK outside
+ *  eddy_run. */
 int eddy_spawn(eddy_task_t **t, eddy_task_fn fn, void *arg, const eddy_spawn_opts_t *opts);
 
 /** Waits for t to finish and returns its status; *result (if non-NULL)
@@ -264,8 +285,11 @@ typedef struct eddy_group {
 /** Prepares an empty group owned by the running task. */
 void eddy_group_init(eddy_group_t *g, unsigned flags);
 /** Spawns fn(arg) into the group.  t may be NULL; a non-NULL handle must
- *  be detached by the caller.  UV_EINVAL after eddy_group_wait, or once a
- *  failing child has cancelled the group. */
+ *  be detached by the caller.  Children may spawn into the group while the
+ *  owner is in eddy_group_wait (a crawler's workers adding work), which
+ *  then returns after the last of them.  UV_EINVAL once eddy_group_wait
+ *  has returned, or once the group is cancelling (a failing child, or the
+ *  owner cancelled while waiting). */
 int eddy_group_spawn(eddy_group_t *g, eddy_task_t **t, eddy_task_fn fn, void *arg,
                      const eddy_spawn_opts_t *opts);
 /** Cancels every child (shutdown: cancel, then eddy_group_wait). */
@@ -303,7 +327,9 @@ typedef struct eddy_wait {
     eddy_task_t *task; /* the parked task; NULL when not parked */
     int status;
     void (*on_interrupt)(struct eddy_wait *w);
-    void *data; /* free for the caller */
+    void *data;       /* free for the caller */
+    const char *what; /* what is awaited, named by the deadlock report: set it
+                       * after eddy_wait_init (NULL: "a libuv request") */
 } eddy_wait_t;
 
 /** Prepares w; on_interrupt may be NULL (uninterruptible). */
@@ -562,12 +588,21 @@ typedef struct eddy_stream eddy_stream_t;
  *  UV_EADDRINUSE is returned if it is a live one.  backlog <= 0 means 511.
  *  Port 0 picks a free port (see eddy_stream_port). */
 int eddy_listen(eddy_stream_t **server, const char *addr, int backlog);
+/** eddy_listen, but a host name gets a listener on every address it
+ *  resolves to (as nginx does; IPv6 ones with IPV6_V6ONLY), up to max of
+ *  them in servers[]: returns how many (> 0), or an error with none open.
+ *  Addresses this host cannot bind (UV_EADDRNOTAVAIL, UV_EAFNOSUPPORT: no
+ *  IPv6) are skipped while at least one other binds. */
+int eddy_listen_all(eddy_stream_t **servers, size_t max, const char *addr, int backlog);
 /** Adopts an already-listening socket fd (TCP or Unix), e.g. from systemd;
  *  UV_EINVAL if fd is not a listening stream socket.  The stream owns fd. */
 int eddy_listen_fd(eddy_stream_t **server, int fd);
 /** Waits for the next connection and stores it in *client (TCP streams get
  *  TCP_NODELAY, as in asyncio).  EDDY_ECLOSED if the server is closed
- *  meanwhile.  Several tasks may accept on one server (FIFO). */
+ *  meanwhile.  Several tasks may accept on one server (FIFO).  Out of
+ *  descriptors it returns UV_EMFILE (UV_ENFILE) and the connection stays in
+ *  the kernel's backlog for a later call, rather than being accepted and
+ *  closed unseen as libuv's uv_listen does. */
 int eddy_accept(eddy_stream_t *server, eddy_stream_t **client);
 /** Connects to host:port.  A numeric host is used as is; a name is resolved
  *  with getaddrinfo on the thread pool (uv_getaddrinfo, cancellable) and
@@ -579,13 +614,27 @@ int eddy_connect(eddy_stream_t **s, const char *host, const char *port);
  *  another task is reading s, EDDY_ECLOSED if s is closed meanwhile. */
 ssize_t eddy_read(eddy_stream_t *s, void *buf, size_t len);
 /** Writes all of bufs and returns when written (0 or <0).  Tries
- *  uv_try_write first and only queues a uv_write for what is left.  If the
- *  task is cancelled (or its scope expires) while the write is pending, the
- *  unwritten bytes are copied so that the write completes in the
- *  background, and UV_ECANCELED (UV_ETIMEDOUT) returns at once: the
- *  caller's buffers are free again.  Writes on one stream go out in the
- *  order they were made. */
+ *  uv_try_write first; what is left is written as the socket makes room
+ *  (or queued with uv_write behind writes libuv already holds).  If the
+ *  task is cancelled, its scope expires or the send timeout passes while
+ *  the write waits, the unwritten bytes are copied so that the write
+ *  completes in the background, and UV_ECANCELED (UV_ETIMEDOUT) returns at
+ *  once: the caller's buffers are free again.  Writes on one stream go out
+ *  whole and in the order they were made (a write waits for the one before
+ *  it to finish). */
 int eddy_write(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs);
+/** eddy_write that also stores in *sent how many of the bytes the socket
+ *  took before it returned: all of them on success; on an error or an
+ *  interruption, those written until then (the rest may still go out in
+ *  the background, uncounted).  sent may be NULL. */
+int eddy_write_sent(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs, size_t *sent);
+/** Bounds each wait of eddy_write and eddy_fs_sendfile on s for the socket
+ *  to take more bytes (SO_SNDTIMEO's meaning): a wait in which nothing
+ *  could be written for ms fails with UV_ETIMEDOUT, while a slow peer that
+ *  keeps reading is never cut, however long the whole write takes.
+ *  EDDY_FOREVER (the default): no bound.  Timeout scopes still bound the
+ *  whole call. */
+void eddy_stream_set_send_timeout(eddy_stream_t *s, uint64_t ms);
 /** eddy_write of one buffer. */
 int eddy_write_all(eddy_stream_t *s, const void *data, size_t len);
 /** Half-close (uv_shutdown, after the queued writes) and wait for it. */
@@ -604,10 +653,17 @@ uv_stream_t *eddy_stream_handle(eddy_stream_t *s);
 bool eddy_stream_is_unix(const eddy_stream_t *s);
 /** TCP_NODELAY on or off; UV_EINVAL on a Unix-domain stream. */
 int eddy_tcp_nodelay(eddy_stream_t *s, bool on);
+/** TCP_CORK on or off (nginx's tcp_nopush): while on, the kernel holds
+ *  back partial segments, so that a small head written before a sendfile
+ *  leaves in one full segment with the file's first bytes; turning it off
+ *  sends what is held.  UV_EINVAL on a Unix-domain stream. */
+int eddy_tcp_cork(eddy_stream_t *s, bool on);
 /** TCP keep-alive on (first probe after delay_s seconds idle) or off;
  *  UV_EINVAL on a Unix-domain stream. */
 int eddy_tcp_keepalive(eddy_stream_t *s, bool on, unsigned delay_s);
-/** Peer address as text ("1.2.3.4", "::1", "unix") for logs: 0 or <0. */
+/** Peer address as text for logs ("1.2.3.4", "::1"; "unix:UID" for a Unix
+ *  peer, with its user id from SO_PEERCRED, or "unix" where the kernel does
+ *  not say): 0 or <0. */
 int eddy_stream_peer(const eddy_stream_t *s, char *buf, size_t len);
 /** Local port of a TCP stream or listener (lets tests listen on port 0),
  *  or <0 (UV_EINVAL for a Unix-domain one). */
@@ -713,12 +769,17 @@ int eddy_fs_close(int fd);
  *  more than limit bytes, or another error (then *data is NULL). */
 int eddy_fs_read_file(const char *path, char **data, size_t *len, size_t limit);
 /** Sends len bytes of fd, from offset, to the stream out with sendfile(2)
- *  (no copy through user space); when the socket is full, or writes are
- *  queued on out, the next chunk (up to 64 KiB) is read and written with
- *  eddy_write instead, which waits for the socket.  Returns the bytes sent
- *  (fewer than len only if the file ends first) or <0, including
- *  UV_ECANCELED / UV_ETIMEDOUT; the file's position is not used. */
+ *  (no copy through user space), waiting for room in the socket when it is
+ *  full (each wait bounded by the stream's send timeout); while writes are
+ *  queued on out in libuv, or if sendfile cannot take the file, the next
+ *  chunk (up to 64 KiB) is read and written instead.  Like eddy_write it
+ *  holds the stream's write turn.  Returns the bytes sent (fewer than len
+ *  only if the file ends first) or <0, including UV_ECANCELED /
+ *  UV_ETIMEDOUT; the file's position is not used. */
 ssize_t eddy_fs_sendfile(eddy_stream_t *out, int fd, int64_t offset, size_t len);
+/** eddy_fs_sendfile returning 0 or <0, with the bytes the socket took in
+ *  *sent either way (when it fails part-way too).  sent may be NULL. */
+int eddy_fs_sendfile_sent(eddy_stream_t *out, int fd, int64_t offset, size_t len, size_t *sent);
 
 /* ------------------------------------------------------ Signals and timers */
 

@@ -8,12 +8,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/conf.h"
 #include "daemon/welcome.h"
@@ -43,6 +46,8 @@ typedef struct parse {
         int line;
     } *seen; /* every route section, valid or not, for duplicates */
     size_t nseen;
+    /* Lines of keys checked across sections, for their messages (0: unset). */
+    int uri_size_line, header_size_line, access_log_line, error_log_line;
 } parse_t;
 
 /* ----------------------------------------------------------------- errors */
@@ -121,6 +126,21 @@ int64_t config_parse_duration(const char *v)
     return n * mult;
 }
 
+/* Letters, digits, '-' and '.' (resolved at start, to all its addresses);
+ * not all digits and dots, which would be a malformed IPv4 address. */
+static bool valid_host_name(const char *s)
+{
+    bool letter = false;
+    if (*s == '-' || *s == '.')
+        return false;
+    for (; *s != '\0'; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+            return false;
+        letter |= !isdigit((unsigned char)*s) && *s != '.';
+    }
+    return letter;
+}
+
 static bool valid_port(const char *s)
 {
     char *end;
@@ -153,9 +173,40 @@ const char *config_check_listen(const char *addr)
         return "address too long";
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = '\0';
-    if (host[0] != '\0' && uv_ip4_addr(host, 0, &a4) != 0)
-        return "not an IPv4 address (IPv6 goes in brackets)";
+    if (strchr(host, ':') != NULL)
+        return "an IPv6 address goes in brackets ([::1]:8080)";
+    if (host[0] != '\0' && uv_ip4_addr(host, 0, &a4) != 0 && !valid_host_name(host))
+        return "not an IPv4 address or a host name";
     return valid_port(colon + 1) ? NULL : "port must be a number from 0 to 65535";
+}
+
+/* "ADDR [mode=0NNN]": copies the address (checked) to addr and parses the
+ * options after it; NULL or what is wrong. */
+static const char *parse_listen(const char *v, char *addr, size_t len, unsigned *mode)
+{
+    size_t n = strcspn(v, " \t");
+    const char *opt = v + n, *err;
+    char *end;
+
+    *mode = 0;
+    if (n >= len)
+        return "address too long";
+    memcpy(addr, v, n);
+    addr[n] = '\0';
+    if ((err = config_check_listen(addr)) != NULL)
+        return err;
+    for (opt += strspn(opt, " \t"); *opt != '\0'; opt += strspn(opt, " \t")) {
+        if (strncmp(opt, "mode=", 5) != 0)
+            return "unknown option (the only one is mode=0NNN, for unix: addresses)";
+        if (strncmp(addr, "unix:", 5) != 0)
+            return "mode= applies to unix: addresses only";
+        unsigned long m = strtoul(opt + 5, &end, 8);
+        if (end == opt + 5 || (*end != '\0' && *end != ' ' && *end != '\t') || m == 0 || m > 0777)
+            return "mode must be octal permission bits, such as mode=0660";
+        *mode = (unsigned)m;
+        opt = end;
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- config */
@@ -174,11 +225,14 @@ static config_t *config_new(const char *file)
     cfg->refs = 1;
     cfg->file = file ? strdup(file) : NULL;
     cfg->max_connections = 10000;
+    cfg->backlog = 511;
     cfg->server_header = strdup("eddy");
     cfg->shutdown_ms = 10000;
     cfg->access_log = strdup("stderr");
     cfg->error_log = strdup("stderr");
     cfg->log_level = LOG_INFO;
+    cfg->log_buffer = 16 * 1024 * 1024;
+    cfg->log_time_local = true;
     cfg->site.limits = (http_limits_t){
         .header_size = 16 * 1024,
         .body_size = 1024 * 1024,
@@ -189,6 +243,7 @@ static config_t *config_new(const char *file)
         .body_ms = 30000,
         .keepalive_ms = 75000,
         .send_ms = 30000,
+        .linger_ms = 5000,
     };
     cfg->site.handle = site_handle;
     return cfg;
@@ -216,14 +271,13 @@ void config_unref(config_t *cfg)
     free(cfg);
 }
 
-static int add_listen(config_t *cfg, const char *addr, int line)
+static int add_listen(config_t *cfg, const char *addr, unsigned mode, int line)
 {
     listen_addr_t *l = realloc(cfg->listen, (cfg->nlisten + 1) * sizeof(*l));
     if (l == NULL)
         return -1;
     cfg->listen = l;
-    cfg->listen[cfg->nlisten].addr = strdup(addr);
-    cfg->listen[cfg->nlisten++].line = line;
+    cfg->listen[cfg->nlisten++] = (listen_addr_t){.addr = strdup(addr), .mode = mode, .line = line};
     return 0;
 }
 
@@ -248,6 +302,42 @@ static bool seen_before(parse_t *p, const char *key, int *first_line)
         }
     }
     return false;
+}
+
+/* The line a route check's message is about: a message that begins with
+ * one of the section's keys ("root /x: No such file") is reported on that
+ * key's line, any other on the section header's. */
+static int check_line(const parse_t *p, const char *msg)
+{
+    size_t n = strcspn(msg, " :");
+    for (size_t i = 0; i < p->nkv; i++) {
+        if (strlen(p->kvs[i].key) == n && strncmp(p->kvs[i].key, msg, n) == 0)
+            return p->kvs[i].line;
+    }
+    return p->sec_line;
+}
+
+/* A configured header that a key of the same section also sets
+ * (Cache-Control and cache_control, Location and location, Content-Type
+ * and content_type) would be sent twice: NULL, or the conflict. */
+static const char *header_conflict(parse_t *p, const char *header)
+{
+    static char why[128];
+    char key[64];
+    size_t n = strcspn(header, ":");
+    if (n >= sizeof(key))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        key[i] = header[i] == '-' ? '_' : (char)tolower((unsigned char)header[i]);
+    key[n] = '\0';
+    for (size_t i = 0; i < p->nkv; i++) {
+        if (strcmp(p->kvs[i].key, key) == 0) {
+            snprintf(why, sizeof(why), "%s (line %d) sets it already: use one", key,
+                     p->kvs[i].line);
+            return why;
+        }
+    }
+    return NULL;
 }
 
 /* Builds the route of a finished [route ...] section. */
@@ -308,8 +398,11 @@ static void finish_route(parse_t *p)
         if (strcmp(kv->key, "type") == 0)
             continue;
         if (strcmp(kv->key, "header") == 0) {
-            if (route_add_header(r, kv->value) != 0) {
-                ERR_AT(p, kv->line, "header must be 'Name: value', got '%s'", kv->value);
+            const char *why = route_add_header(r, kv->value);
+            if (why == NULL)
+                why = header_conflict(p, kv->value);
+            if (why != NULL) {
+                ERR_AT(p, kv->line, "header '%s': %s", kv->value, why);
                 bad = true;
             }
             continue;
@@ -326,7 +419,7 @@ static void finish_route(parse_t *p)
     char buf[512];
     const char *msg = bad ? NULL : type->check(r, buf, sizeof(buf));
     if (msg != NULL) {
-        ERR_AT(p, p->sec_line, "[%s]: %s", p->name, msg);
+        ERR_AT(p, check_line(p, msg), "[%s]: %s", p->name, msg);
         bad = true;
     }
     if (bad || add_route(p->cfg, r) != 0)
@@ -387,12 +480,16 @@ static char *reader(char *str, int num, void *stream)
     memcpy(str, start, n);
     str[n] = '\0';
 
-    /* What kind of line is it? */
+    /* What kind of line is it?  A UTF-8 BOM (all three bytes, first in the
+     * file) is skipped as inih skips it; each byte is tested in turn so that
+     * a short first line is never read past its end, and a partial BOM stays
+     * in the line to be reported as garbage. */
     const char *s = str;
+    if (p->line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
+        (unsigned char)s[2] == 0xBF)
+        s += 3;
     while (*s == ' ' || *s == '\t' || *s == '\r')
         s++;
-    if (p->line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB)
-        s += 3; /* UTF-8 BOM */
     if (*s == '\0' || *s == '\n' || *s == ';' || *s == '#')
         return str;
     if (*s == '[') {
@@ -447,11 +544,16 @@ static void key_size(parse_t *p, size_t *dst, const char *key, const char *v, in
         *dst = (size_t)n;
 }
 
-static void key_duration(parse_t *p, uint64_t *dst, const char *key, const char *v)
+/* zero: what 0 means for this key, or NULL if 0 would break serving (a
+ * request could never be read or answered) and is refused. */
+static void key_duration(parse_t *p, uint64_t *dst, const char *key, const char *v,
+                         const char *zero)
 {
     int64_t n = config_parse_duration(v);
     if (n < 0)
         ERR_AT(p, p->line, "%s: '%s' is not a duration (a number with ms, s, m or h)", key, v);
+    else if (n == 0 && zero == NULL)
+        ERR_AT(p, p->line, "%s: must be more than 0 (no request could be served)", key);
     else
         *dst = (uint64_t)n;
 }
@@ -460,18 +562,33 @@ static void key_server(parse_t *p, const char *key, const char *v)
 {
     config_t *cfg = p->cfg;
     if (strcmp(key, "listen") == 0) {
-        const char *err = config_check_listen(v);
+        char addr[512];
+        unsigned mode;
+        const char *err = parse_listen(v, addr, sizeof(addr), &mode);
         if (err != NULL)
             ERR_AT(p, p->line, "listen %s: %s", v, err);
         else
-            add_listen(cfg, v, p->line);
+            add_listen(cfg, addr, mode, p->line);
+    } else if (strcmp(key, "backlog") == 0) {
+        size_t n = 0;
+        key_size(p, &n, key, v, 1, 1 << 20);
+        if (n)
+            cfg->backlog = (int)n;
     } else if (strcmp(key, "max_connections") == 0) {
         size_t n = 0;
         key_size(p, &n, key, v, 1, 10 * 1000 * 1000);
         if (n)
             cfg->max_connections = (unsigned)n;
     } else if (strcmp(key, "server_header") == 0) {
-        set_string(&cfg->server_header, v);
+        /* The head writer takes at most 99 bytes of it (and must never
+         * send a control character). */
+        bool ctl = false;
+        for (const char *s = v; *s; s++)
+            ctl |= (unsigned char)*s < ' ' || *s == 127;
+        if (ctl || strlen(v) > 99 || *v == '\0')
+            ERR_AT(p, p->line, "server_header: 1 to 99 characters without control characters");
+        else
+            set_string(&cfg->server_header, v);
     } else {
         ERR_AT(p, p->line, "unknown key '%s' in [server]", key);
     }
@@ -481,15 +598,17 @@ static void key_timeouts(parse_t *p, const char *key, const char *v)
 {
     http_limits_t *l = &p->cfg->site.limits;
     if (strcmp(key, "header") == 0)
-        key_duration(p, &l->header_ms, key, v);
+        key_duration(p, &l->header_ms, key, v, NULL);
     else if (strcmp(key, "body") == 0)
-        key_duration(p, &l->body_ms, key, v);
+        key_duration(p, &l->body_ms, key, v, NULL);
     else if (strcmp(key, "keepalive") == 0)
-        key_duration(p, &l->keepalive_ms, key, v);
+        key_duration(p, &l->keepalive_ms, key, v, "keep-alive off");
     else if (strcmp(key, "send") == 0)
-        key_duration(p, &l->send_ms, key, v);
+        key_duration(p, &l->send_ms, key, v, NULL);
     else if (strcmp(key, "shutdown") == 0)
-        key_duration(p, &p->cfg->shutdown_ms, key, v);
+        key_duration(p, &p->cfg->shutdown_ms, key, v, "cancel at once");
+    else if (strcmp(key, "linger") == 0)
+        key_duration(p, &l->linger_ms, key, v, "close at once");
     else
         ERR_AT(p, p->line, "unknown key '%s' in [timeouts]", key);
 }
@@ -498,10 +617,12 @@ static void key_limits(parse_t *p, const char *key, const char *v)
 {
     http_limits_t *l = &p->cfg->site.limits;
     if (strcmp(key, "header_size") == 0) {
+        p->header_size_line = p->line;
         key_size(p, &l->header_size, key, v, 1024, 1024 * 1024);
     } else if (strcmp(key, "body_size") == 0) {
         key_size(p, &l->body_size, key, v, 0, INT64_MAX);
     } else if (strcmp(key, "uri_size") == 0) {
+        p->uri_size_line = p->line;
         key_size(p, &l->uri_size, key, v, 16, 1024 * 1024);
     } else if (strcmp(key, "headers") == 0) {
         key_size(p, &l->headers, key, v, 1, 10000);
@@ -518,12 +639,14 @@ static void key_log(parse_t *p, const char *key, const char *v)
 {
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     if (strcmp(key, "access") == 0) {
+        p->access_log_line = p->line;
         set_string(&p->cfg->access_log, v);
     } else if (strcmp(key, "error") == 0) {
         if (strcmp(v, "off") == 0)
             ERR_AT(p, p->line, "error: the error log cannot be off (stderr or a path)");
         else
             set_string(&p->cfg->error_log, v);
+        p->error_log_line = p->line;
     } else if (strcmp(key, "level") == 0) {
         for (int i = 0; i < 4; i++) {
             if (strcmp(v, levels[i]) == 0) {
@@ -532,6 +655,13 @@ static void key_log(parse_t *p, const char *key, const char *v)
             }
         }
         ERR_AT(p, p->line, "level: '%s' is not one of debug, info, warn, error", v);
+    } else if (strcmp(key, "buffer") == 0) {
+        key_size(p, &p->cfg->log_buffer, key, v, 64 * 1024, 1024 * 1024 * 1024);
+    } else if (strcmp(key, "time") == 0) {
+        if (strcmp(v, "local") == 0 || strcmp(v, "utc") == 0)
+            p->cfg->log_time_local = strcmp(v, "local") == 0;
+        else
+            ERR_AT(p, p->line, "time: '%s' is not one of local, utc", v);
     } else {
         ERR_AT(p, p->line, "unknown key '%s' in [log]", key);
     }
@@ -574,13 +704,31 @@ static int handler(void *user, const char *section, const char *key, const char 
     return 1;
 }
 
+/* Can the log at path be opened for append, as start-up will?  Opening
+ * it creates it, as start-up would; the daemon then finds it there. */
+static void check_log(parse_t *p, const char *key, const char *path, int line)
+{
+    if (strcmp(path, "stderr") == 0 || strcmp(path, "off") == 0)
+        return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ERR_AT(p, line, "%s: cannot open %s for append: %s", key, path, strerror(errno));
+        return;
+    }
+    close(fd);
+}
+
 /* Checks across sections. */
 static void check_config(parse_t *p)
 {
     config_t *cfg = p->cfg;
-    if (cfg->site.limits.uri_size > cfg->site.limits.header_size)
-        add_error(p->errs, "%s: limits.uri_size (%zu) cannot exceed limits.header_size (%zu)",
-                  p->file, cfg->site.limits.uri_size, cfg->site.limits.header_size);
+    if (cfg->site.limits.uri_size > cfg->site.limits.header_size) {
+        int line = p->uri_size_line > p->header_size_line ? p->uri_size_line : p->header_size_line;
+        ERR_AT(p, line, "limits.uri_size (%zu) cannot exceed limits.header_size (%zu)",
+               cfg->site.limits.uri_size, cfg->site.limits.header_size);
+    }
+    check_log(p, "access", cfg->access_log, p->access_log_line);
+    check_log(p, "error", cfg->error_log, p->error_log_line);
     for (size_t i = 0; i < cfg->nlisten; i++) {
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->listen[i].addr, cfg->listen[j].addr) == 0)
@@ -612,7 +760,7 @@ static config_t *parse_text(const char *file, const char *text, size_t len, conf
         free(p.seen[i].match);
     free(p.seen);
     if (p.cfg->nlisten == 0)
-        add_listen(p.cfg, "127.0.0.1:8080", 0);
+        add_listen(p.cfg, "127.0.0.1:8080", 0, 0);
     check_config(&p);
     if (errs->n > before) {
         config_unref(p.cfg);
@@ -624,8 +772,15 @@ static config_t *parse_text(const char *file, const char *text, size_t len, conf
 config_t *config_load(const char *file, config_errors_t *errs)
 {
     FILE *f = fopen(file, "rb");
+    struct stat sb;
     if (f == NULL) {
         add_error(errs, "%s: cannot open: %s", file, strerror(errno));
+        return NULL;
+    }
+    /* fopen() opens a directory for reading; only fread() would fail. */
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        add_error(errs, "%s: cannot read: is a directory", file);
+        fclose(f);
         return NULL;
     }
     char *text = NULL;
@@ -638,6 +793,12 @@ config_t *config_load(const char *file, config_errors_t *errs)
             text = t;
         }
         size_t n = fread(text + len, 1, cap - len, f);
+        if (n == 0 && ferror(f)) {
+            add_error(errs, "%s: cannot read: %s", file, strerror(errno));
+            fclose(f);
+            free(text);
+            return NULL;
+        }
         if (n == 0)
             break;
         len += n;
@@ -688,11 +849,13 @@ int config_override(config_t *cfg, char *const *listen, size_t nlisten, const ch
             free(cfg->listen[i].addr);
         cfg->nlisten = 0;
         for (size_t i = 0; i < nlisten; i++) {
-            const char *err = config_check_listen(listen[i]);
+            char addr[512];
+            unsigned mode;
+            const char *err = parse_listen(listen[i], addr, sizeof(addr), &mode);
             if (err != NULL)
                 add_error(errs, "-l %s: %s", listen[i], err);
             else
-                add_listen(cfg, listen[i], 0);
+                add_listen(cfg, addr, mode, 0);
         }
     }
     if (root != NULL) {

@@ -15,7 +15,8 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 typedef struct listen_addr {
-    char *addr;
+    char *addr;    /* without options: what a reload compares */
+    unsigned mode; /* unix: the socket file's mode (mode=0660); 0: as the umask leaves it */
     int line;
 } listen_addr_t;
 
@@ -25,12 +26,15 @@ typedef struct config {
     char *file; /* NULL for the embedded default */
     listen_addr_t *listen;
     size_t nlisten;
+    int backlog; /* listen(2) queue: [server] backlog, 511 */
     unsigned max_connections;
     char *server_header;
     uint64_t shutdown_ms;
     char *access_log; /* "stderr", "off" or a path */
     char *error_log;
     enum log_level log_level;
+    size_t log_buffer;   /* [log] buffer: access-log bytes queued at most */
+    bool log_time_local; /* [log] time: $time_local in local time (else UTC) */
     route_t **routes;
     size_t nroutes;
 } config_t;
@@ -62,7 +66,7 @@ int64_t config_parse_size(const char *v);
 /** Parses "500ms", "10s", "2m", "1h", "30" (seconds): ms; -1 if malformed. */
 int64_t config_parse_duration(const char *v);
 /** Checks a listen address ("8080", ":8080", "127.0.0.1:8080",
- *  "[::1]:8080", "unix:/path"); NULL or what is wrong. */
+ *  "[::1]:8080", "localhost:8080", "unix:/path"); NULL or what is wrong. */
 const char *config_check_listen(const char *addr);
 
 #endif

@@ -1,5 +1,6 @@
 /* eddy [-c FILE] [-t] [-l ADDR]... [-r DIR] [-V] [-h]
- * Exit codes: 0 clean exit, 1 configuration error, 2 start-up failure. */
+ * Exit codes: 0 clean exit, 1 configuration error, 2 usage error or
+ * start-up failure. */
 #include "config.h"
 
 #include <getopt.h>
@@ -9,18 +10,42 @@
 
 #include "daemon/server.h"
 
+#define USAGE "usage: eddy [-c FILE] [-t] [-l ADDR]... [-r DIR] [-V] [-h]\n"
+
+static const struct option long_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"test", no_argument, NULL, 't'},
+    {"listen", required_argument, NULL, 'l'},
+    {"root", required_argument, NULL, 'r'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: eddy [-c FILE] [-t] [-l ADDR]... [-r DIR] [-V] [-h]\n"
-            "  -c FILE  configuration file (default: the embedded site on 127.0.0.1:8080)\n"
-            "  -t       check the configuration and exit (0 valid, 1 errors)\n"
-            "  -l ADDR  listen on ADDR instead (8080, :8080, 127.0.0.1:8080, [::1]:8080,\n"
-            "           unix:/path); repeatable\n"
-            "  -r DIR   serve DIR as static files at /\n"
-            "  -V       print the version\n"
-            "  -h       this help\n"
-            "signals: HUP reload, USR1 reopen logs, TERM/INT graceful shutdown\n");
+    fputs(USAGE "  -c, --config FILE  configuration file (default: the embedded site on\n"
+                "                     127.0.0.1:8080)\n"
+                "  -t, --test         check the configuration (and the files it names) and exit\n"
+                "  -l, --listen ADDR  listen on ADDR instead (8080, :8080, 127.0.0.1:8080,\n"
+                "                     [::1]:8080, unix:/path); repeatable\n"
+                "  -r, --root DIR     serve DIR as static files at /\n"
+                "  -V, --version      print the version\n"
+                "  -h, --help         this help\n"
+                "exit codes: 0 ok (or -t: valid), 1 configuration error, 2 usage error or\n"
+                "  start-up failure (an address in use...)\n"
+                "signals: HUP reload, USR1 reopen logs, TERM/INT graceful shutdown\n",
+          f);
+}
+
+/* A usage error: what is wrong (getopt has said it for options), the
+ * synopsis, exit code 2 -- distinct from a configuration error's 1. */
+static int usage_error(const char *what, const char *arg)
+{
+    if (what != NULL)
+        fprintf(stderr, "eddy: %s '%s'\n", what, arg);
+    fprintf(stderr, USAGE "Try 'eddy --help' for more information.\n");
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -30,7 +55,7 @@ int main(int argc, char **argv)
     bool test = false;
     int c;
 
-    while ((c = getopt(argc, argv, "c:tl:r:Vh")) != -1) {
+    while ((c = getopt_long(argc, argv, "c:tl:r:Vh", long_options, NULL)) != -1) {
         switch (c) {
         case 'c':
             opts.config_file = optarg;
@@ -53,16 +78,13 @@ int main(int argc, char **argv)
             free(listen);
             return 0;
         default:
-            usage(stderr);
             free(listen);
-            return 1;
+            return usage_error(NULL, NULL);
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "eddy: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
         free(listen);
-        return 1;
+        return usage_error("unexpected argument", argv[optind]);
     }
     opts.listen = listen;
 

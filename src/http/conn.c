@@ -5,7 +5,12 @@
  * one vectored write when the parser needs more input.  Timeouts are
  * timeout scopes around the reads they bound: keepalive while idle between
  * requests, header from a request's first byte to the end of its head
- * (slowloris), body between two reads of a body, send around writes. */
+ * (slowloris), body between two reads of a body, send around writes.
+ *
+ * When eddy ends a connection while the client may still be sending, it
+ * closes the way nginx's lingering_close does: closing a socket with
+ * unread input makes the kernel answer with RST, and the RST destroys the
+ * tail of the last response still in flight. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -14,6 +19,11 @@
 #include "http/conn.h"
 
 enum feed_result { FEED_MORE, FEED_HEAD, FEED_MESSAGE, FEED_ERROR };
+
+/* Lingering close bounds besides limits.linger_ms: the longest wait for one
+ * read (nginx's lingering_timeout) and the most bytes discarded. */
+#define LINGER_READ_MS 2000
+#define LINGER_MAX_BYTES (1024 * 1024)
 
 static enum feed_result feed(http_conn_t *c, int *status)
 {
@@ -86,7 +96,9 @@ static ssize_t read_more(http_conn_t *c)
         c->in_cap = cap;
     }
     if (c->idle) {
-        ms = lim->keepalive_ms;
+        /* With keep-alive off (0) the first request still gets the header
+         * timeout to begin. */
+        ms = lim->keepalive_ms || c->nrequests > 0 ? lim->keepalive_ms : lim->header_ms;
     } else if (c->in_message && !c->head_done) {
         uint64_t now = eddy_now();
         ms = c->head_deadline > now ? c->head_deadline - now : 0;
@@ -188,17 +200,21 @@ static void unlink_conn(http_server_t *srv, http_conn_t *c)
     srv->nconns--;
 }
 
-/* Answers with an error and ends the connection. */
-static void fail(http_conn_t *c, int status)
+/* Answers with an error, reports the refusal and ends the connection. */
+static void fail(http_conn_t *c, int status, const char *reason)
 {
     c->close = true;
     if (status > 0 && acquire_site(c) == 0) {
         http_response_error(c, status);
+        http__refused(c, status, reason);
         http__commit(c);
     }
 }
 
-static void serve(http_conn_t *c)
+/* Serves requests until the connection ends.  Returns true if eddy ends it
+ * while the client may still be sending (a lingering close is due), false
+ * if the client ended it, went silent or failed. */
+static bool serve(http_conn_t *c)
 {
     for (;;) {
         int status = 0;
@@ -208,7 +224,7 @@ static void serve(http_conn_t *c)
                 /* The first byte of a request starts its header timeout. */
                 c->idle = false;
                 if (acquire_site(c) != 0)
-                    return;
+                    return false;
                 c->head_deadline = eddy_now() + c->site->limits.header_ms;
                 c->in_start = c->in_parsed;
             }
@@ -219,7 +235,7 @@ static void serve(http_conn_t *c)
                 break;
             case FEED_HEAD: /* the head was refused: answer and close */
                 http__commit(c);
-                return;
+                return true;
             case FEED_MESSAGE:
                 /* The site stays until the response is written: its send
                  * timeout bounds the flush. */
@@ -228,35 +244,71 @@ static void serve(http_conn_t *c)
                 http__commit(c);
                 c->in_start = c->in_parsed;
                 if (c->close || c->srv->draining)
-                    return;
+                    return true;
                 continue;
             case FEED_ERROR:
-                fail(c, status);
-                return;
+                fail(c, status, c->reason);
+                return true;
             }
         }
 
         /* Everything read is parsed: send what is ready, then read. */
         if (http__flush(c) < 0)
-            return;
+            return false;
         if (!c->in_message) {
             c->idle = true;
             c->in_start = c->in_parsed = c->in_end = 0;
             release_site(c);
             if (c->srv->draining)
-                return;
+                return true; /* the last response may still be in flight */
             if (acquire_site(c) != 0)
-                return;
+                return false;
         }
         ssize_t n = read_more(c);
         if (n > 0)
             continue;
-        if (n == UV_ETIMEDOUT && !c->idle)
-            fail(c, 408);
-        else if (n == UV_ENOBUFS)
-            fail(c, c->url.len && !c->version.len ? 414 : 431);
-        return; /* end of stream, cancellation (shutdown), or an error */
+        if (n == UV_ETIMEDOUT && !c->idle) {
+            fail(c, 408, c->head_done ? "body timeout" : "header timeout");
+            return true;
+        }
+        if (n == UV_ENOBUFS) {
+            if (c->url.len && !c->version.len)
+                fail(c, 414, "request line larger than the input buffer");
+            else
+                fail(c, 431, "request head larger than the input buffer");
+            return true;
+        }
+        /* A drain cancels idle connections: the last response may still
+         * be in flight, and the client may be sending its next request.
+         * (Shutdown's deadline cancels busy ones, never in an idle read.) */
+        if (n == UV_ECANCELED && c->idle && c->srv->draining && c->nrequests > 0)
+            return true;
+        return false; /* end of stream, keepalive timeout, shutdown, error */
     }
+}
+
+/* Lingering close: after the last response, half-close so the client
+ * sees its end, then read and discard until the client closes too, a read
+ * waits LINGER_READ_MS, ms have passed or LINGER_MAX_BYTES arrived.  A
+ * cancellation (shutdown's deadline) ends it at once. */
+static void linger(http_conn_t *c, uint64_t ms)
+{
+    eddy_timeout_t total, one;
+    size_t discarded = 0;
+    ssize_t n;
+
+    /* Draining cancels idle connections; this one is busy closing. */
+    c->idle = false;
+    eddy_timeout_enter(&total, ms);
+    if (eddy_shutdown(c->stream) == 0) {
+        do {
+            eddy_timeout_enter(&one, LINGER_READ_MS);
+            n = eddy_read(c->stream, c->in, c->in_cap);
+            eddy_timeout_leave(&one);
+            discarded += n > 0 ? (size_t)n : 0;
+        } while (n > 0 && discarded < LINGER_MAX_BYTES);
+    }
+    eddy_timeout_leave(&total);
 }
 
 void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
@@ -277,17 +329,32 @@ void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
     eddy_tcp_nodelay(stream, true);
     link_conn(srv, c);
 
+    bool lingering = false;
     if (acquire_site(c) == 0 && conn_alloc(c) == 0)
-        serve(c);
+        lingering = serve(c);
 
-    /* Whatever was answered last goes out before the close; a cancelled
-     * task (shutdown) still says goodbye within the send timeout. */
+    /* Whatever was answered last goes out before the close.  A task whose
+     * cancellation (shutdown) is pending still says goodbye, within the
+     * send timeout in all; otherwise the send timeout bounds each wait, and
+     * a shutdown cuts this write like any other. */
     if (c->ncommitted > 0 && c->site != NULL) {
-        eddy_shield_enter();
-        http__flush(c);
-        eddy_shield_leave();
+        bool bye = eddy_cancelling(c->task);
+        eddy_timeout_t scope;
+        if (bye) {
+            eddy_shield_enter();
+            eddy_timeout_enter(&scope, c->site->limits.send_ms);
+        }
+        if (http__flush(c) < 0)
+            lingering = false;
+        if (bye) {
+            eddy_timeout_leave(&scope);
+            eddy_shield_leave();
+        }
     }
+    uint64_t linger_ms = lingering && acquire_site(c) == 0 ? c->site->limits.linger_ms : 0;
     release_site(c);
+    if (linger_ms > 0)
+        linger(c, linger_ms);
     unlink_conn(srv, c);
     eddy_close(stream);
     conn_free(c);

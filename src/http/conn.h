@@ -16,6 +16,10 @@ typedef struct out_seg {
     int64_t off;
     void *ref;
     void (*release)(void *ref);
+    /* On a response's last segment: its access-log record (NULL: none) and
+     * its body length; the body is the response's tail. */
+    void *rec;
+    uint64_t body;
 } out_seg_t;
 
 #define OUT_SEGS 64
@@ -47,6 +51,7 @@ struct http_conn {
     size_t resp_seg, resp_used; /* where the staged response starts */
     int resp_status;
     bool resp_close; /* the staged head says Connection: close */
+    unsigned resp_omit; /* HTTP_OMIT_*: defaults the handler replaces */
     uint64_t resp_bytes;
     bool resp_failed; /* the response did not fit: answer 500 */
 
@@ -56,7 +61,9 @@ struct http_conn {
     size_t nhdr, hdr_cap;
     int hdr_idx[HTTP_H__COUNT];
     int host_count;
-    int error; /* status chosen while parsing */
+    int error;          /* status chosen while parsing */
+    const char *reason; /* why, in words, for the error log */
+    size_t trailer_bytes;
     bool te_unknown, expect_continue, expect_other;
     bool in_field;
     bool in_message, head_done, msg_done;
@@ -83,6 +90,10 @@ int http__parse_error_status(http_conn_t *c, llhttp_errno_t err);
 extern const llhttp_settings_t http__settings;
 /** Clears the per-request parse state at a message's start. */
 void http__request_reset(http_conn_t *c);
+/** Reports a refusal the layer answers with status: srv->refused with the
+ *  reason, and, for a request refused before its head was handled, an
+ *  access-log record of what arrived (after the error page is staged). */
+void http__refused(http_conn_t *c, int status, const char *reason);
 
 /* conn.c */
 /** Doubles the header arrays (they start at 16 entries). */
@@ -101,7 +112,11 @@ int http__send_continue(http_conn_t *c);
 /** Adds Connection: close to the staged response's head (a drain began
  *  while its request was still arriving). */
 void http__response_close(http_conn_t *c);
-/** Releases every segment (connection end). */
+/** Releases every segment (connection end); records of responses that
+ *  never left end with 0 bytes. */
 void http__out_reset(http_conn_t *c);
+/** Gives the staged response the access-log record log_begin returned:
+ *  log_end follows once its write finished or failed. */
+void http__response_log(http_conn_t *c, void *rec);
 
 #endif

@@ -13,6 +13,7 @@ static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 static __thread time_t cached_sec = -1;
 static __thread char date_buf[HTTP_DATE_LEN + 1];
 static __thread char logtime_buf[HTTP_LOGTIME_LEN + 1];
+static bool logtime_local = true;
 
 static char *two(char *p, int v)
 {
@@ -54,6 +55,35 @@ static void imf(char *p, const struct tm *tm)
     memcpy(p, " GMT", 5);
 }
 
+/* Common log format: "06/Nov/1994:08:49:37 +0000", gmtoff seconds east of
+ * UTC. */
+static void logtime(char *p, const struct tm *tm, long gmtoff)
+{
+    long off = gmtoff < 0 ? -gmtoff : gmtoff;
+    p = two(p, tm->tm_mday);
+    *p++ = '/';
+    memcpy(p, months[tm->tm_mon], 3);
+    p += 3;
+    *p++ = '/';
+    p = four(p, tm->tm_year + 1900);
+    *p++ = ':';
+    p = hms(p, tm);
+    *p++ = ' ';
+    *p++ = gmtoff < 0 ? '-' : '+';
+    p = two(p, (int)(off / 3600));
+    p = two(p, (int)(off / 60 % 60));
+    *p = '\0';
+}
+
+void http_logtime_local(bool local)
+{
+    if (local == logtime_local)
+        return;
+    logtime_local = local;
+    /* Reformat at the next call, on this (the serving) thread. */
+    cached_sec = -1;
+}
+
 void http_date_format(time_t t, char *out)
 {
     struct tm tm;
@@ -71,16 +101,9 @@ static void refresh(void)
     cached_sec = ts.tv_sec;
     gmtime_r(&ts.tv_sec, &tm);
     imf(date_buf, &tm);
-    /* Common log format: "06/Nov/1994:08:49:37 +0000". */
-    char *p = two(logtime_buf, tm.tm_mday);
-    *p++ = '/';
-    memcpy(p, months[tm.tm_mon], 3);
-    p += 3;
-    *p++ = '/';
-    p = four(p, tm.tm_year + 1900);
-    *p++ = ':';
-    p = hms(p, &tm);
-    memcpy(p, " +0000", 7);
+    if (logtime_local)
+        localtime_r(&ts.tv_sec, &tm);
+    logtime(logtime_buf, &tm, logtime_local ? tm.tm_gmtoff : 0);
 }
 
 time_t http_date_second(void)

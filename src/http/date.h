@@ -3,6 +3,7 @@
 #ifndef EDDY_HTTP_DATE_H
 #define EDDY_HTTP_DATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -11,8 +12,12 @@
 
 /** The current time as an IMF-fixdate (not NUL-terminated: HTTP_DATE_LEN). */
 const char *http_date_now(void);
-/** The current time in common-log format (HTTP_LOGTIME_LEN, UTC). */
+/** The current time in common-log format (HTTP_LOGTIME_LEN), in the local
+ *  time zone or UTC as http_logtime_local chose. */
 const char *http_logtime_now(void);
+/** Chooses the local time zone (TZ, the default, as nginx's $time_local)
+ *  or UTC for http_logtime_now. */
+void http_logtime_local(bool local);
 /** The second the Date strings were last refreshed for (refreshes). */
 time_t http_date_second(void);
 /** Formats t as an IMF-fixdate into out (HTTP_DATE_LEN + 1 bytes). */

@@ -62,6 +62,9 @@ typedef struct http_limits {
     size_t header_size, body_size, uri_size, headers;
     unsigned requests_per_connection; /* 0: unlimited */
     uint64_t header_ms, body_ms, keepalive_ms, send_ms;
+    /* Lingering close: how long to read and discard what the client still
+     * sends after eddy's last response (0: close at once). */
+    uint64_t linger_ms;
 } http_limits_t;
 
 typedef struct http_site http_site_t;
@@ -82,7 +85,11 @@ struct http_server {
     void (*release)(http_server_t *srv, http_site_t *site);
     /** A response was staged (for the access log): the record is formatted
      *  now, while req is valid, and returned (NULL: not logged).  planned is
-     *  the body length the response announces. */
+     *  the body length the response announces.  For a request refused
+     *  before its head was complete (400, 408, 414, 431, 501, 505), req
+     *  holds only what arrived: method_name/target as far as known (length
+     *  0 if nothing; the formatter may print "-"), no headers, path NULL,
+     *  method -1. */
     void *(*log_begin)(http_server_t *srv, const http_request_t *req, int status,
                        uint64_t planned);
     /** The response left, whole or cut (client gone, send timeout,
@@ -119,6 +126,15 @@ void http_response_header(http_conn_t *c, const char *name, size_t nlen, const c
 void http_response_header_str(http_conn_t *c, const char *name, const char *value);
 /** Adds a pre-formatted header block ("Name: value\r\n"...). */
 void http_response_raw(http_conn_t *c, const char *text, size_t len);
+/* Defaults the end of the head writes, which a handler may supply itself. */
+#define HTTP_OMIT_SERVER 1u
+#define HTTP_OMIT_DATE 2u
+#define HTTP_OMIT_CONTENT_TYPE 4u
+/** Leaves out the default headers in flags (HTTP_OMIT_*) from the response
+ *  being staged, because the handler adds its own (a route's configured
+ *  `header = Server: x` replaces the default instead of repeating it).
+ *  http_response_start clears them. */
+void http_response_omit(http_conn_t *c, unsigned flags);
 /** Ends the head and queues a body from memory.  ref/release (may be
  *  NULL) keep the memory alive until it is written. */
 void http_response_body(http_conn_t *c, const char *content_type, const void *body, size_t len,

@@ -116,3 +116,38 @@ long http_path_normalize(const char *path, size_t len, char *out, size_t cap)
     out[o] = '\0';
     return (long)o;
 }
+
+/* RFC 3986 §3.3 pchar: unreserved, sub-delims, ':' and '@'.  Nothing
+ * else may go into a header as it is: CR LF would end the header, and a
+ * space, quote or non-ASCII byte makes the URI invalid. */
+static bool is_pchar(unsigned char c)
+{
+    static const char other[] = "-._~!$&'()*+,;=:@";
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr(other, c) != NULL;
+}
+
+long http_uri_encode(const char *in, size_t len, char *out, size_t cap, int query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        bool keep = is_pchar(c) || c == '/' || (query && (c == '?' || c == '%'));
+        if (o + (keep ? 1 : 3) >= cap)
+            return -1;
+        if (keep) {
+            out[o++] = (char)c;
+            continue;
+        }
+        out[o++] = '%';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
+    }
+    if (cap == 0)
+        return -1;
+    out[o] = '\0';
+    return (long)o;
+}

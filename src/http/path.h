@@ -11,4 +11,11 @@
  *  NUL, or climbs above the root. */
 long http_path_normalize(const char *path, size_t len, char *out, size_t cap);
 
+/** Percent-encodes a decoded path for a header (Location...): RFC 3986
+ *  pchars and '/' stay, every other byte (CR, LF, space, '"', '%',
+ *  non-ASCII...) becomes %XX.  With query set, the raw, already-encoded
+ *  query of a request instead: '%', '?' and '/' stay too.  Writes out
+ *  (capacity cap, NUL-terminated); the length, or -1 if it does not fit. */
+long http_uri_encode(const char *in, size_t len, char *out, size_t cap, int query);
+
 #endif

@@ -4,7 +4,12 @@
  * 1.0 and 1.1 (505), and eddy's limits (414, 431, 413).
  *
  * Callbacks record spans as offsets into the connection's input buffer,
- * so the buffer can be compacted between reads without losing them. */
+ * so the buffer can be compacted between reads without losing them.
+ * Chunk framing is bounded too: extensions count toward body_size (413)
+ * and trailers toward header_size (431), or a client could stream
+ * megabytes of them past every limit.
+ *
+ * Every refusal carries its reason in words for the error log. */
 #include "config.h"
 
 #include <string.h>
@@ -27,13 +32,19 @@ static void span_add(http_conn_t *c, span_t *s, const char *at, size_t len)
     s->len += (uint32_t)len;
 }
 
+/* A callback refuses the request: llhttp stops with HPE_USER. */
+static int refuse(http_conn_t *c, int status, const char *reason)
+{
+    c->error = status;
+    c->reason = reason;
+    return HPE_USER;
+}
+
 /* The head may not grow past limits.header_size. */
 static int check_head_size(http_conn_t *c, const char *at, size_t len)
 {
-    if ((size_t)(at + len - c->in) - c->in_start > c->site->limits.header_size) {
-        c->error = 431;
-        return HPE_USER;
-    }
+    if ((size_t)(at + len - c->in) - c->in_start > c->site->limits.header_size)
+        return refuse(c, 431, "request head larger than header_size");
     return 0;
 }
 
@@ -45,6 +56,8 @@ void http__request_reset(http_conn_t *c)
         c->hdr_idx[i] = -1;
     c->host_count = 0;
     c->error = 0;
+    c->reason = NULL;
+    c->trailer_bytes = 0;
     c->te_unknown = c->expect_continue = c->expect_other = false;
     c->in_field = false;
     c->head_done = c->msg_done = false;
@@ -70,10 +83,8 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = conn_of(p);
     span_add(c, &c->url, at, len);
-    if (c->url.len > c->site->limits.uri_size) {
-        c->error = 414;
-        return HPE_USER;
-    }
+    if (c->url.len > c->site->limits.uri_size)
+        return refuse(c, 414, "request target longer than uri_size");
     return check_head_size(c, at, len);
 }
 
@@ -86,27 +97,33 @@ static int on_version(llhttp_t *p, const char *at, size_t len)
 
 static int on_version_complete(llhttp_t *p)
 {
-    if (p->http_major != 1 || p->http_minor > 1) {
-        conn_of(p)->error = 505;
-        return HPE_USER;
-    }
+    if (p->http_major != 1 || p->http_minor > 1)
+        return refuse(conn_of(p), 505, "HTTP version other than 1.0 and 1.1");
+    return 0;
+}
+
+/* Trailer fields (after the last chunk) are counted and skipped: no
+ * handler sees them, and together they may not exceed header_size. */
+static int count_trailer(http_conn_t *c, size_t len)
+{
+    c->trailer_bytes += len;
+    if (c->trailer_bytes > c->site->limits.header_size)
+        return refuse(c, 431, "trailer fields larger than header_size");
     return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = conn_of(p);
+    if (c->head_done)
+        return count_trailer(c, len);
     /* Pieces of one field arrive until on_header_field_complete. */
     if (!c->in_field) {
         c->in_field = true;
-        if (c->nhdr == c->site->limits.headers) {
-            c->error = 431;
-            return HPE_USER;
-        }
-        if (c->nhdr == c->hdr_cap && http__grow_headers(c) != 0) {
-            c->error = 500;
-            return HPE_USER;
-        }
+        if (c->nhdr == c->site->limits.headers)
+            return refuse(c, 431, "more header fields than limits.headers");
+        if (c->nhdr == c->hdr_cap && http__grow_headers(c) != 0)
+            return refuse(c, 500, "out of memory for header fields");
         c->names[c->nhdr] = c->values[c->nhdr] = (span_t){0, 0};
         c->nhdr++;
     }
@@ -117,10 +134,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     http_conn_t *c = conn_of(p);
-    if (!c->in_field || c->names[c->nhdr - 1].len == 0) {
-        c->error = 400; /* an empty field name */
-        return HPE_USER;
-    }
+    if (c->head_done)
+        return 0; /* a trailer */
+    if (!c->in_field || c->names[c->nhdr - 1].len == 0)
+        return refuse(c, 400, "empty header field name");
     c->in_field = false;
     return 0;
 }
@@ -128,6 +145,8 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = conn_of(p);
+    if (c->head_done)
+        return count_trailer(c, len);
     span_add(c, &c->values[c->nhdr - 1], at, len);
     return check_head_size(c, at, len);
 }
@@ -163,6 +182,8 @@ static bool token_is(const char *s, size_t len, const char *word)
 static int on_header_value_complete(llhttp_t *p)
 {
     http_conn_t *c = conn_of(p);
+    if (c->head_done)
+        return 0; /* a trailer */
     size_t i = c->nhdr - 1;
     const char *name = c->in + c->names[i].off, *value = c->in + c->values[i].off;
     size_t nlen = c->names[i].len, vlen = c->values[i].len;
@@ -203,11 +224,21 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = conn_of(p);
+    (void)at;
     c->body_bytes += (int64_t)len;
-    if ((uint64_t)c->body_bytes > c->site->limits.body_size) {
-        c->error = 413;
-        return HPE_USER;
-    }
+    if ((uint64_t)c->body_bytes > c->site->limits.body_size)
+        return refuse(c, 413, "request body larger than body_size");
+    return 0;
+}
+
+/* Chunk extensions are skipped, but their bytes count as body. */
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+    http_conn_t *c = conn_of(p);
+    (void)at;
+    c->body_bytes += (int64_t)len;
+    if ((uint64_t)c->body_bytes > c->site->limits.body_size)
+        return refuse(c, 413, "chunk extensions and body larger than body_size");
     return 0;
 }
 
@@ -231,8 +262,29 @@ const llhttp_settings_t http__settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_extension_name = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension,
     .on_message_complete = on_message_complete,
 };
+
+/* RFC 9110 §5.6.2 tchar. */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* llhttp refuses a method it does not know as soon as its prefix stops
+ * matching one: a well-formed token followed by a space (or by the end of
+ * what arrived) is a method eddy does not implement (501, RFC 9110 §9.1);
+ * anything else is garbage (400). */
+static bool unknown_method(const http_conn_t *c)
+{
+    size_t i = c->in_start, n = 0;
+    while (i < c->in_end && is_tchar((unsigned char)c->in[i]))
+        i++, n++;
+    return n > 0 && (i == c->in_end || c->in[i] == ' ');
+}
 
 int http__parse_error_status(http_conn_t *c, llhttp_errno_t err)
 {
@@ -240,7 +292,15 @@ int http__parse_error_status(http_conn_t *c, llhttp_errno_t err)
      * HPE_CB_* code of the callback. */
     if (c->error != 0)
         return c->error;
+    c->reason = llhttp_get_error_reason(&c->parser);
+    if (c->reason == NULL || *c->reason == '\0')
+        c->reason = llhttp_errno_name(err);
     switch (err) {
+    case HPE_INVALID_METHOD:
+        if (!unknown_method(c))
+            return 400;
+        c->reason = "method not implemented";
+        return 501;
     case HPE_INVALID_VERSION:
         return 505;
     case HPE_INVALID_TRANSFER_ENCODING:
@@ -298,27 +358,30 @@ static bool split_target(const char *t, size_t len, const char **path, size_t *p
     return false;
 }
 
+/* The checks llhttp does not make; a refusal sets c->reason. */
 static int check_head(http_conn_t *c, http_request_t *req)
 {
     if (bare_lf(c))
-        return 400;
-    if (c->host_count > 1 || (c->parser.http_minor == 1 && c->host_count == 0))
-        return 400;
+        return c->reason = "bare LF in the request head", 400;
+    if (c->host_count > 1)
+        return c->reason = "more than one Host header", 400;
+    if (c->parser.http_minor == 1 && c->host_count == 0)
+        return c->reason = "HTTP/1.1 request without Host", 400;
     if (c->te_unknown)
-        return 501;
+        return c->reason = "transfer coding other than chunked", 501;
     if (c->expect_other)
-        return 417;
+        return c->reason = "Expect other than 100-continue", 417;
     if (req->content_length >= 0 && (uint64_t)req->content_length > c->site->limits.body_size)
-        return 413;
+        return c->reason = "Content-Length larger than body_size", 413;
     const char *path;
     size_t plen;
     if (!split_target(req->target, req->target_len, &path, &plen))
-        return 400;
+        return c->reason = "request target not in origin or absolute form", 400;
     if (http__grow_path(c, plen + 2) != 0)
         return 500;
     long n = http_path_normalize(path, plen, c->path, c->path_cap);
     if (n < 0)
-        return 400;
+        return c->reason = "malformed path or one above the root", 400;
     req->path = c->path;
     req->path_len = (size_t)n;
     const char *q = memchr(path, '?', plen);
@@ -361,12 +424,15 @@ void http__on_head(http_conn_t *c)
     build_request(c, &req);
     c->head = req.head;
     c->nrequests++;
-    if (!llhttp_should_keep_alive(&c->parser) || c->srv->draining ||
+    /* keepalive = 0 turns keep-alive off, as nginx's keepalive_timeout 0. */
+    if (!llhttp_should_keep_alive(&c->parser) || c->srv->draining || lim->keepalive_ms == 0 ||
         (lim->requests_per_connection && c->nrequests >= lim->requests_per_connection))
         c->close = true;
 
     status = check_head(c, &req);
     bool body_follows = req.chunked || req.content_length > 0;
+    if (status != 0 && c->reason != NULL && c->srv->refused != NULL)
+        c->srv->refused(c->srv, c->peer, status, c->reason);
     if (status == 0) {
         status = c->site->handle(c->site, c, &req);
         if (c->resp_failed)
@@ -383,7 +449,58 @@ void http__on_head(http_conn_t *c)
     }
     if (c->srv->log_begin) {
         void *rec = c->srv->log_begin(c->srv, &req, c->resp_status, c->resp_bytes);
-        if (rec != NULL && c->srv->log_end)
-            c->srv->log_end(c->srv, rec, c->resp_bytes); /* TODO(write path): after the write */
+        if (rec != NULL)
+            http__response_log(c, rec); /* ends after the write */
     }
+}
+
+/* Length of the run at p (at most max bytes) that holds no space nor
+ * line end. */
+static size_t word_len(const char *p, size_t max)
+{
+    size_t n = 0;
+    while (n < max && p[n] != ' ' && p[n] != '\r' && p[n] != '\n')
+        n++;
+    return n;
+}
+
+/* What arrived of a request refused before its head was complete: the
+ * request line's parts as far as they are known.  When llhttp refused the
+ * method, the line's first two words are taken as they came (nginx too
+ * logs a bad request line as it came). */
+static void build_partial(http_conn_t *c, http_request_t *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = -1;
+    req->method_name = c->in + c->method.off;
+    req->method_len = c->method.len;
+    req->target = c->in + c->url.off;
+    req->target_len = c->url.len;
+    if (c->method.len == 0 && c->in_start < c->in_end) {
+        const char *p = c->in + c->in_start;
+        size_t left = c->in_end - c->in_start;
+        req->method_name = p;
+        req->method_len = word_len(p, left);
+        if (req->method_len < left && p[req->method_len] == ' ') {
+            req->target = p + req->method_len + 1;
+            req->target_len = word_len(req->target, left - req->method_len - 1);
+        }
+    }
+    req->version_minor = c->version.len ? c->parser.http_minor : 1;
+    req->content_length = -1;
+    req->peer = c->peer;
+}
+
+void http__refused(http_conn_t *c, int status, const char *reason)
+{
+    http_request_t req;
+
+    if (c->srv->refused != NULL)
+        c->srv->refused(c->srv, c->peer, status, reason ? reason : "refused");
+    if (c->head_done || c->srv->log_begin == NULL)
+        return; /* http__on_head logged the request */
+    build_partial(c, &req);
+    void *rec = c->srv->log_begin(c->srv, &req, status, c->resp_bytes);
+    if (rec != NULL)
+        http__response_log(c, rec);
 }

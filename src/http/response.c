@@ -24,8 +24,46 @@ static void seg_release(out_seg_t *s)
     s->ref = NULL;
 }
 
+/* The access log learns what left of a response: exactly once per record. */
+static void end_record(http_conn_t *c, out_seg_t *s, uint64_t sent)
+{
+    void *rec = s->rec;
+    s->rec = NULL;
+    if (rec != NULL && c->srv->log_end != NULL)
+        c->srv->log_end(c->srv, rec, sent);
+}
+
+/* Ends the records of segments [0, n), of which the first `done` bytes
+ * left.  A response's body is its tail, so what is missing of it is what
+ * did not leave up to its last segment. */
+static void end_records(http_conn_t *c, size_t n, uint64_t done)
+{
+    uint64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        out_seg_t *s = &c->segs[i];
+        pos += s->len;
+        if (s->rec != NULL) {
+            uint64_t unsent = pos > done ? pos - done : 0;
+            end_record(c, s, s->body > unsent ? s->body - unsent : 0);
+        }
+    }
+}
+
+void http__response_log(http_conn_t *c, void *rec)
+{
+    out_seg_t *last = c->nsegs > c->resp_seg ? &c->segs[c->nsegs - 1] : NULL;
+    if (last != NULL && last->rec == NULL) {
+        last->rec = rec;
+        last->body = c->resp_bytes;
+        return;
+    }
+    out_seg_t none = {.rec = rec, .fd = -1}; /* nothing staged will leave */
+    end_record(c, &none, 0);
+}
+
 void http__out_reset(http_conn_t *c)
 {
+    end_records(c, c->nsegs, 0);
     for (size_t i = 0; i < c->nsegs; i++)
         seg_release(&c->segs[i]);
     c->nsegs = c->ncommitted = 0;
@@ -41,31 +79,54 @@ void http__commit(http_conn_t *c)
     c->resp_used = c->out_used;
 }
 
+static bool has_file(const http_conn_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (c->segs[i].fd >= 0)
+            return true;
+    }
+    return false;
+}
+
 /* Writes segments [0, n) and drops them; the rest (the response being
  * staged) moves to the front. */
 static int write_segs(http_conn_t *c, size_t n)
 {
     uv_buf_t iov[OUT_SEGS];
-    size_t i = 0;
+    size_t i = 0, took;
+    uint64_t done = 0; /* bytes the socket took */
     int rc = 0;
-    eddy_timeout_t scope;
 
-    eddy_timeout_enter(&scope, c->site ? c->site->limits.send_ms : EDDY_FOREVER);
+    /* timeouts.send bounds each wait for the client to take more bytes,
+     * not the whole batch: a slow reader that keeps reading is served. */
+    eddy_stream_set_send_timeout(c->stream, c->site ? c->site->limits.send_ms : EDDY_FOREVER);
+    /* A head and its file leave in full segments, as with nginx's
+     * tcp_nopush.  Sent alone (the connection is TCP_NODELAY), the head
+     * took a segment and a client wake-up of its own: measured, 1 MiB
+     * files to 100 connections went out at half nginx's rate (0.85k/s
+     * against 1.5-1.8k/s), corked at nginx's rate. */
+    bool cork = has_file(c, n) && eddy_tcp_cork(c->stream, true) == 0;
     while (i < n && rc >= 0) {
         size_t k = 0;
         while (i < n && c->segs[i].fd < 0) {
             iov[k++] = uv_buf_init((char *)c->segs[i].base, (unsigned)c->segs[i].len);
             i++;
         }
-        if (k > 0)
-            rc = eddy_write(c->stream, iov, k);
+        if (k > 0) {
+            rc = eddy_write_sent(c->stream, iov, k, &took);
+            done += took;
+        }
         if (rc >= 0 && i < n && c->segs[i].fd >= 0) {
             out_seg_t *s = &c->segs[i++];
-            ssize_t sent = eddy_fs_sendfile(c->stream, s->fd, s->off, s->len);
-            rc = sent < 0 ? (int)sent : ((size_t)sent == s->len ? 0 : UV_EPIPE);
+            rc = eddy_fs_sendfile_sent(c->stream, s->fd, s->off, s->len, &took);
+            done += took;
+            if (rc >= 0 && took != s->len)
+                rc = UV_EPIPE; /* the file shrank: the framing is broken */
         }
     }
-    eddy_timeout_leave(&scope);
+    if (cork)
+        eddy_tcp_cork(c->stream, false); /* sends what is held */
+    end_records(c, n, done);
     for (size_t j = 0; j < n; j++)
         seg_release(&c->segs[j]);
     memmove(c->segs, c->segs + n, (c->nsegs - n) * sizeof(out_seg_t));
@@ -133,13 +194,16 @@ static int add_seg(http_conn_t *c, out_seg_t seg)
 /* Drops whatever the handler staged before deciding otherwise. */
 static void restart_response(http_conn_t *c, int status)
 {
-    for (size_t i = c->resp_seg; i < c->nsegs; i++)
+    for (size_t i = c->resp_seg; i < c->nsegs; i++) {
+        end_record(c, &c->segs[i], 0);
         seg_release(&c->segs[i]);
+    }
     c->nsegs = c->resp_seg;
     c->out_used = c->resp_used;
     c->resp_status = status;
     c->resp_bytes = 0;
     c->resp_failed = false;
+    c->resp_omit = 0;
 }
 
 void http_response_start(http_conn_t *c, int status)
@@ -198,13 +262,24 @@ void http_response_header_str(http_conn_t *c, const char *name, const char *valu
     http_response_header(c, name, strlen(name), value, strlen(value));
 }
 
-/* The headers every response carries, and the blank line. */
+void http_response_omit(http_conn_t *c, unsigned flags)
+{
+    c->resp_omit |= flags;
+}
+
+/* The headers every response carries (less those the handler replaced,
+ * resp_omit), and the blank line. */
 static void end_head(http_conn_t *c, const char *content_type, int64_t content_length)
 {
     char buf[512];
     size_t n = 0;
     const char *server = c->site ? c->site->server_header : NULL;
     size_t tl = content_type ? strlen(content_type) : 0;
+
+    if (c->resp_omit & HTTP_OMIT_CONTENT_TYPE)
+        tl = 0;
+    if (c->resp_omit & HTTP_OMIT_SERVER)
+        server = NULL;
 
     if (tl > 0 && tl < 200) {
         memcpy(buf, "Content-Type: ", 14);
@@ -232,19 +307,23 @@ static void end_head(http_conn_t *c, const char *content_type, int64_t content_l
             buf[n++] = '\n';
         }
     }
-    memcpy(buf + n, "Date: ", 6);
-    memcpy(buf + n + 6, http_date_now(), HTTP_DATE_LEN);
-    n += 6 + HTTP_DATE_LEN;
+    if (!(c->resp_omit & HTTP_OMIT_DATE)) {
+        memcpy(buf + n, "Date: ", 6);
+        memcpy(buf + n + 6, http_date_now(), HTTP_DATE_LEN);
+        n += 6 + HTTP_DATE_LEN;
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    }
     c->resp_close = c->close;
     if (c->close) {
-        memcpy(buf + n, "\r\nConnection: close", 19);
+        memcpy(buf + n, "Connection: close\r\n", 19);
         n += 19;
     } else if (c->parser.http_minor == 0) {
-        memcpy(buf + n, "\r\nConnection: keep-alive", 24);
+        memcpy(buf + n, "Connection: keep-alive\r\n", 24);
         n += 24;
     }
-    memcpy(buf + n, "\r\n\r\n", 4);
-    n += 4;
+    memcpy(buf + n, "\r\n", 2);
+    n += 2;
     append(c, buf, n);
 }
 

@@ -27,17 +27,36 @@ static uint32_t hash_str(const char *s)
     return h;
 }
 
+/* Opens the root by its path: the descriptor and the canonical path. */
+static int open_root(file_cache_t *fc)
+{
+    int fd = open(fc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char *real = realpath(fc->root, NULL);
+    if (real == NULL) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    free(fc->root_real);
+    fc->root_real = real;
+    fc->root_fd = fd;
+    return 0;
+}
+
 int file_cache_init(file_cache_t *fc, const char *root, bool follow_symlinks)
 {
     memset(fc, 0, sizeof(*fc));
-    fc->root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fc->root_fd < 0)
-        return -errno;
-    fc->root_real = realpath(root, NULL);
-    if (fc->root_real == NULL) {
-        int err = -errno;
-        close(fc->root_fd);
-        return err;
+    fc->root_fd = -1;
+    fc->root = strdup(root);
+    if (fc->root == NULL)
+        return -ENOMEM;
+    int rc = open_root(fc);
+    if (rc != 0) {
+        free(fc->root);
+        fc->root = NULL;
+        return rc;
     }
     fc->follow_symlinks = follow_symlinks;
     fc->nbuckets = 2 * CACHE_ENTRIES;
@@ -45,6 +64,7 @@ int file_cache_init(file_cache_t *fc, const char *root, bool follow_symlinks)
     fc->buckets = calloc(fc->nbuckets, sizeof(file_entry_t *));
     if (fc->buckets == NULL) {
         free(fc->root_real);
+        free(fc->root);
         close(fc->root_fd);
         return -ENOMEM;
     }
@@ -105,6 +125,8 @@ void file_cache_destroy(file_cache_t *fc)
     free(fc->buckets);
     free(fc->root_real);
     fc->root_real = NULL;
+    free(fc->root);
+    fc->root = NULL;
     if (fc->root_fd >= 0)
         close(fc->root_fd);
     fc->root_fd = -1;
@@ -256,10 +278,71 @@ static int answer(file_entry_t *e, file_entry_t **out)
     return 0;
 }
 
+/* Does the root path still name the directory we hold?  Not if a deploy
+ * swapped a symlink or renamed another directory over it, or if ours was
+ * deleted (no links left: its inode number may already be reused). */
+static bool root_current(file_cache_t *fc)
+{
+    struct stat by_path, held;
+    if (fc->root_fd < 0 || stat(fc->root, &by_path) != 0 || fstat(fc->root_fd, &held) != 0)
+        return false;
+    return by_path.st_dev == held.st_dev && by_path.st_ino == held.st_ino && held.st_nlink > 0;
+}
+
+/* Once a second: if the root path now names another directory, every
+ * entry is of the old tree; drop them all (a response still sending one
+ * keeps its reference) and open the root again.  While the path names
+ * nothing, root_fd is -1 and every request a miss, as with nginx. */
+static void check_root(file_cache_t *fc, uint64_t now_ms)
+{
+    if (now_ms - fc->root_checked_ms < REVALIDATE_MS)
+        return;
+    fc->root_checked_ms = now_ms;
+    if (root_current(fc))
+        return;
+    while (fc->lru_head != NULL)
+        unlink_entry(fc, fc->lru_head);
+    if (fc->root_fd >= 0)
+        close(fc->root_fd);
+    fc->root_fd = -1;
+    (void)open_root(fc);
+}
+
+size_t file_cache_sweep(file_cache_t *fc, uint64_t now_ms, size_t budget)
+{
+    size_t dropped = 0, stats = 0, i;
+
+    check_root(fc, now_ms);
+    /* Every bucket at most once; the stat calls are what the budget
+     * bounds, and the next sweep goes on where this one stopped. */
+    for (i = 0; i < fc->nbuckets && stats < budget && fc->len > 0; i++) {
+        size_t b = (fc->sweep_pos + i) & (fc->nbuckets - 1);
+        file_entry_t *e = fc->buckets[b], *next;
+        for (; e != NULL; e = next) {
+            next = e->hnext;
+            if (e->missing != 0 || now_ms - e->checked_ms < REVALIDATE_MS)
+                continue;
+            stats++;
+            if (still_valid(fc, e)) {
+                e->checked_ms = now_ms;
+            } else {
+                unlink_entry(fc, e);
+                dropped++;
+            }
+        }
+    }
+    fc->sweep_pos = (fc->sweep_pos + i) & (fc->nbuckets - 1);
+    return dropped;
+}
+
 int file_cache_get(file_cache_t *fc, const char *path, uint64_t now_ms, file_entry_t **out)
 {
     uint32_t h = hash_str(path);
     file_entry_t *e;
+
+    check_root(fc, now_ms);
+    if (fc->root_fd < 0)
+        return -ENOENT;
 
     for (e = fc->buckets[h & (fc->nbuckets - 1)]; e != NULL; e = e->hnext) {
         if (e->hash == h && strcmp(e->key, path) == 0)

@@ -31,10 +31,11 @@ struct route {
     char *match; /* "/static/" */
     size_t match_len;
     bool exact;
-    int line;             /* its section's line in the config */
-    char *headers;        /* extra response headers, "Name: value\r\n"... */
+    int line;      /* its section's line in the config */
+    char *headers; /* extra response headers, "Name: value\r\n"... */
     size_t headers_len;
-    void *state;          /* type->state_size bytes */
+    unsigned omit; /* HTTP_OMIT_*: defaults the extra headers replace */
+    void *state;   /* type->state_size bytes */
 };
 
 /** The route type called name, or NULL. */
@@ -44,8 +45,10 @@ const char *route_type_names(void);
 
 /** A new route of type for match; NULL without memory. */
 route_t *route_new(const route_type_t *type, const char *match, bool exact, int line);
-/** Appends "Name: value" to the route's extra headers; -1 if malformed. */
-int route_add_header(route_t *r, const char *line);
+/** Appends "Name: value" to the route's extra headers: NULL, or why it
+ *  cannot be (malformed; a framing or hop-by-hop header the server alone
+ *  may send; a second Server, Date or Content-Type). */
+const char *route_add_header(route_t *r, const char *line);
 void route_free(route_t *r);
 
 /** The route for path: an exact match, else the longest prefix; NULL. */
@@ -60,6 +63,8 @@ static inline void route_headers(const route_t *r, http_conn_t *c)
 {
     if (r->headers_len)
         http_response_raw(c, r->headers, r->headers_len);
+    if (r->omit)
+        http_response_omit(c, r->omit);
 }
 
 /** Parses a status code in [lo, hi]; -1 if it is not one. */

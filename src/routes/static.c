@@ -5,16 +5,19 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <llhttp.h>
 
 #include "http/date.h"
 #include "http/mime.h"
+#include "http/path.h"
 #include "routes/filecache.h"
 #include "routes/route.h"
 
@@ -25,7 +28,57 @@ typedef struct stat_route {
     bool precompressed, follow_symlinks;
     file_cache_t cache;
     bool cache_ready;
+    struct cache_sweeper *sweeper; /* started by the first request */
 } stat_route_t;
+
+/* ------------------------------------------------------------- sweeping */
+
+#define SWEEP_MS 1000
+#define SWEEP_BUDGET 256 /* fstatat calls per sweep: well under a millisecond */
+
+/* A timer that sweeps the file cache once a second, so that a deleted
+ * file's descriptor is closed and a deploy noticed even when nobody asks
+ * for them.  Its own allocation: eddy_run closes every handle at exit
+ * (without a callback), possibly before the route is freed. */
+typedef struct cache_sweeper {
+    uv_timer_t timer;
+    file_cache_t *fc; /* NULL once the route is gone */
+} cache_sweeper_t;
+
+static void on_sweep(uv_timer_t *t)
+{
+    cache_sweeper_t *sw = t->data;
+    if (sw->fc != NULL)
+        file_cache_sweep(sw->fc, uv_now(t->loop), SWEEP_BUDGET);
+}
+
+static void sweeper_start(stat_route_t *st)
+{
+    cache_sweeper_t *sw = calloc(1, sizeof(*sw));
+    if (sw == NULL || uv_timer_init(eddy_loop(), &sw->timer) != 0) {
+        free(sw);
+        return; /* requests still revalidate what they touch */
+    }
+    sw->fc = &st->cache;
+    sw->timer.data = sw;
+    uv_unref((uv_handle_t *)&sw->timer); /* never what keeps the loop alive */
+    uv_timer_start(&sw->timer, on_sweep, SWEEP_MS, SWEEP_MS);
+    st->sweeper = sw;
+}
+
+static void on_sweeper_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sweeper_stop(cache_sweeper_t *sw)
+{
+    sw->fc = NULL;
+    if (uv_is_closing((uv_handle_t *)&sw->timer))
+        free(sw); /* closed by eddy_run's teardown: the loop is gone */
+    else
+        uv_close((uv_handle_t *)&sw->timer, on_sweeper_closed);
+}
 
 static int st_set(route_t *r, const char *key, const char *value, const char **err)
 {
@@ -78,6 +131,13 @@ static const char *st_check(route_t *r, char *buf, size_t len)
         snprintf(buf, len, "root %s: not a directory", st->root);
         return buf;
     }
+    /* (helper "config", issue 7: -t checks what serving needs.)  Files are
+     * opened beneath root, which takes search permission on it; a root the
+     * daemon's user cannot enter would pass -t and then answer 403s. */
+    if (faccessat(AT_FDCWD, st->root, X_OK, AT_EACCESS) != 0) {
+        snprintf(buf, len, "root %s: cannot be read: %s", st->root, strerror(errno));
+        return buf;
+    }
     if (st->index == NULL)
         st->index = strdup("index.html");
     int rc = file_cache_init(&st->cache, st->root, st->follow_symlinks);
@@ -92,6 +152,8 @@ static const char *st_check(route_t *r, char *buf, size_t len)
 static void st_free(route_t *r)
 {
     stat_route_t *st = r->state;
+    if (st->sweeper != NULL)
+        sweeper_stop(st->sweeper);
     if (st->cache_ready)
         file_cache_destroy(&st->cache);
     free(st->root);
@@ -325,6 +387,30 @@ static int errno_status(int rc)
     }
 }
 
+/* The Location of a directory named without its slash.  The path is the
+ * decoded one, so it is encoded again: a directory called "x\r\nSet-Cookie:
+ * y=1" must not become a header.  The query is kept, escaped as well. */
+static int redirect_to_dir(route_t *r, http_conn_t *c, const http_request_t *req)
+{
+    /* Rare, and up to three times the target: on the heap, not the stack. */
+    size_t cap = 3 * (req->path_len + req->query_len) + 4;
+    char *loc = malloc(cap);
+    if (loc == NULL)
+        return 500;
+    long n = http_uri_encode(req->path, req->path_len, loc, cap - 2, 0);
+    loc[n++] = '/';
+    if (req->query != NULL) {
+        loc[n++] = '?';
+        n += http_uri_encode(req->query, req->query_len, loc + n, cap - (size_t)n, 1);
+    }
+    http_response_start(c, 301);
+    http_response_header(c, "Location", 8, loc, (size_t)n);
+    free(loc);
+    route_headers(r, c);
+    http_response_body(c, "text/plain; charset=utf-8", "moved\n", 6, NULL, NULL);
+    return 0;
+}
+
 static int st_handle(route_t *r, http_conn_t *c, const http_request_t *req)
 {
     stat_route_t *st = r->state;
@@ -350,20 +436,15 @@ static int st_handle(route_t *r, http_conn_t *c, const http_request_t *req)
     n += ilen;
     rel[n] = '\0';
 
+    if (st->sweeper == NULL)
+        sweeper_start(st);
     int rc = file_cache_get(&st->cache, rel, eddy_now(), &e);
     if (rc != 0)
         return dir && rc == -ENOENT ? 403 : errno_status(rc);
     if (e->is_dir) {
         /* A directory named without its slash: send the client there. */
         file_entry_release(e);
-        char loc[4200];
-        snprintf(loc, sizeof(loc), "%s/%s%.*s", req->path, req->query ? "?" : "",
-                 (int)req->query_len, req->query ? req->query : "");
-        http_response_start(c, 301);
-        http_response_header_str(c, "Location", loc);
-        route_headers(r, c);
-        http_response_body(c, "text/plain; charset=utf-8", "moved\n", 6, NULL, NULL);
-        return 0;
+        return redirect_to_dir(r, c, req);
     }
     const char *mime = e->mime;
     if (st->precompressed && accepts_gzip(req->hdr[HTTP_H_ACCEPT_ENCODING])) {

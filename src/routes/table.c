@@ -42,27 +42,71 @@ route_t *route_new(const route_type_t *type, const char *match, bool exact, int 
     return r;
 }
 
-int route_add_header(route_t *r, const char *line)
+/* Headers that frame the message or concern only this connection: the
+ * HTTP layer writes them, and a configured copy would make the response
+ * invalid (two lengths, a chunked claim with no chunks, a dropped
+ * connection). */
+static const char *const hop_by_hop[] = {
+    "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE",
+    "Trailer",        "Proxy-Connection",
+};
+
+/* Defaults of the HTTP layer that a configured header replaces. */
+static const struct {
+    const char *name;
+    unsigned flag;
+} replaceable[] = {
+    {"Server", HTTP_OMIT_SERVER},
+    {"Date", HTTP_OMIT_DATE},
+    {"Content-Type", HTTP_OMIT_CONTENT_TYPE},
+};
+
+/* What a header's name may not be (NULL: fine); records a replaced
+ * default in r->omit. */
+static const char *check_header_name(route_t *r, const char *name, size_t len)
 {
+    for (size_t i = 0; i < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); i++) {
+        if (strlen(hop_by_hop[i]) == len && strncasecmp(hop_by_hop[i], name, len) == 0)
+            return "framing and hop-by-hop headers (Content-Length, Transfer-Encoding, "
+                   "Connection, Keep-Alive, Upgrade, TE, Trailer, Proxy-Connection) are "
+                   "the server's own";
+    }
+    for (size_t i = 0; i < sizeof(replaceable) / sizeof(replaceable[0]); i++) {
+        if (strlen(replaceable[i].name) == len &&
+            strncasecmp(replaceable[i].name, name, len) == 0) {
+            if (r->omit & replaceable[i].flag)
+                return "this header is already set on the route (it replaces the default once)";
+            r->omit |= replaceable[i].flag;
+        }
+    }
+    return NULL;
+}
+
+const char *route_add_header(route_t *r, const char *line)
+{
+    static const char malformed[] = "header must be 'Name: value'";
     const char *colon = strchr(line, ':');
     if (colon == NULL || colon == line)
-        return -1;
+        return malformed;
     for (const char *p = line; p < colon; p++) {
         /* A field name is a token (RFC 9110 §5.1). */
         if (*p <= ' ' || strchr("()<>@,;:\\\"/[]?={}", *p) != NULL || *p == 127)
-            return -1;
+            return malformed;
     }
     const char *v = colon + 1;
     while (*v == ' ' || *v == '\t')
         v++;
     for (const char *p = v; *p; p++) {
         if ((unsigned char)*p < ' ' && *p != '\t')
-            return -1;
+            return malformed;
     }
     size_t nlen = (size_t)(colon - line), vlen = strlen(v);
+    const char *why = check_header_name(r, line, nlen);
+    if (why != NULL)
+        return why;
     char *h = realloc(r->headers, r->headers_len + nlen + vlen + 5);
     if (h == NULL)
-        return -1;
+        return "out of memory";
     r->headers = h;
     memcpy(h + r->headers_len, line, nlen);
     r->headers_len += nlen;
@@ -70,7 +114,7 @@ int route_add_header(route_t *r, const char *line)
     memcpy(h + r->headers_len + 2, v, vlen);
     memcpy(h + r->headers_len + 2 + vlen, "\r\n", 2);
     r->headers_len += vlen + 4;
-    return 0;
+    return NULL;
 }
 
 void route_free(route_t *r)
@@ -102,7 +146,8 @@ route_t *route_find(route_t *const *routes, size_t n, const char *path, size_t l
 
 int route_parse_bool(const char *v)
 {
-    static const char *const yes[] = {"on", "yes", "true", "1"}, *const no[] = {"off", "no", "false", "0"};
+    static const char *const yes[] = {"on", "yes", "true", "1"}, *const no[] = {"off", "no",
+                                                                                "false", "0"};
     for (int i = 0; i < 4; i++) {
         if (strcasecmp(v, yes[i]) == 0)
             return 1;

@@ -22,19 +22,30 @@
 typedef struct eddy__stack {
     char *base;      /* lowest usable byte */
     size_t size;     /* usable bytes */
-    unsigned flags;  /* EDDY_SPAWN_NOGUARD or 0 */
+    unsigned flags;  /* EDDY_SPAWN_NOGUARD if unguarded, and the kind */
     unsigned vg_id;  /* valgrind stack id */
+    void *slab;      /* the slab it was carved from, if any */
 } eddy__stack_t;
 
 /** Takes a stack of at least size bytes from the pool or maps a new one. */
 int eddy__stack_get(eddy__stack_t *s, size_t size, unsigned flags);
 /** Returns a stack to the pool (or unmaps it when the pool is full). */
 void eddy__stack_put(eddy__stack_t *s);
-/** Guarded stacks that could not get their guard page (vm.max_map_count
- *  reached) and were mapped without one. */
+/** Guarded stacks that could not get their guard page (past the guard
+ *  budget, or vm.max_map_count reached) and were given unguarded ones. */
 extern uint64_t eddy__stack_unguarded_fallbacks;
+/** How many guarded stacks may be mapped at once, from vm.max_map_count. */
+size_t eddy__stack_guard_budget(void);
+/** True if addr lies in s's guard page (async-signal-safe). */
+bool eddy__stack_is_guard(const eddy__stack_t *s, const void *addr);
 /** Unmaps every pooled stack (runtime teardown). */
 void eddy__stack_pool_drain(void);
+/** eddy_run's start: installs the stack overflow diagnostic (a SIGSEGV
+ *  handler, if SIGSEGV has its default action) and an alternate signal
+ *  stack for this thread (if it has none). */
+void eddy__overflow_enter(void);
+/** eddy_run's end: undoes eddy__overflow_enter. */
+void eddy__overflow_leave(void);
 
 /* ------------------------------------------------------------------ tasks */
 
@@ -96,6 +107,9 @@ void eddy__watch_remove(eddy__watch_t *w);
 /** The data of every task's own timer, so that eddy_run's teardown can
  *  tell a struct still held by a handle that its timer is closed. */
 extern char eddy__task_timer_tag;
+
+/** The what of a join's wait, whose data is the watch on the joined task. */
+extern const char eddy__what_join[];
 
 /** Called by the task itself when fn returns: notifies watchers. */
 void eddy__task_finish(eddy_task_t *t, int status);

@@ -245,10 +245,11 @@ class Daemon:
     conf is a config template (None: run without -c); {port}, {port2}...
     {portN}, {tmp} and any key of subs are replaced in it and in args.
     probe is the address to wait for ('{port}' by default, 'unix:/p' works).
+    preexec runs in the child before exec (e.g. resource.setrlimit).
     """
 
     def __init__(self, suite, conf=None, args=(), name=None, ports=1, subs=None,
-                 expect_exit=0, probe=None):
+                 expect_exit=0, probe=None, preexec=None):
         self.suite = suite
         self.name = name or "eddy%d" % (len(suite.daemons) + 1)
         self.template = conf
@@ -258,6 +259,7 @@ class Daemon:
         self.subs.update(subs or {})
         self.expect_exit = expect_exit
         self.probe = probe
+        self.preexec = preexec
         self.conf_path = os.path.join(suite.tmp, self.name + ".ini")
         self.stderr_path = os.path.join(suite.tmp, self.name + ".stderr")
         self.stdout_path = os.path.join(suite.tmp, self.name + ".stdout")
@@ -307,7 +309,7 @@ class Daemon:
             self.killed = False
             with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
                 self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                             stderr=err, preexec_fn=_die_with_parent)
+                                             stderr=err, preexec_fn=self._preexec)
             state = self._wait_ready()
             if state == "ready":
                 return self
@@ -319,6 +321,11 @@ class Daemon:
             fail("daemon %s did not start (%s, exit code %s): %s\nstderr:\n%s"
                  % (self.name, state, self.rc, " ".join(self.cmd), tail(last, 30)))
         fail("daemon %s: no free port after 5 attempts\n%s" % (self.name, tail(last)))
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.preexec is not None:
+            self.preexec()
 
     def _wait_ready(self):
         probe = parse_addr(fill(self.probe, self.subs)) if self.probe else self.port

@@ -416,4 +416,38 @@ def _():
     contains(out + err, "e.sock", "message")
 
 
+@suite.test("long options: --help, --version, --test --config, --listen, --root")
+def _():
+    rc, out, err = run_eddy(["--help"])
+    eq(rc, 0, "exit code of --help")
+    for opt in ("--config", "--test", "--listen", "--root", "--version", "--help"):
+        contains(out, opt, "--help output")
+    match(r"(?i)exit codes?:.*0.*1 config.*2 usage", " ".join(out.split()), "--help exit codes")
+    rc, out, err = run_eddy(["--version"])
+    eq(rc, 0, "exit code of --version")
+    match(r"(?i)eddy.*\d+\.\d+", out, "--version output")
+    path, _, _ = write_case("long-good", GOOD)
+    rc, out, err = run_eddy(["--test", "--config", path])
+    eq(rc, 0, "exit code of --test --config (output: %s)" % (out + err).strip()[:300])
+    rc, out, err = run_eddy(["--test", "--config=" + path, "--listen", "127.0.0.1:1",
+                             "--root=" + WWW])
+    eq(rc, 0, "exit code of --test with = forms (output: %s)" % (out + err).strip()[:300])
+    d = suite.start(None, args=["--root", WWW, "--listen", "127.0.0.1:{port}"], name="long")
+    eq(d.get("/hello.txt").body, b"hello from -r\n", "/hello.txt")
+    d.stop()
+
+
+@suite.test("usage errors exit 2 with 'usage:' on stderr, unlike config errors (1)")
+def _():
+    for args in (["-Z"], ["--bogus"], ["-c"], ["--config"], ["stray"], ["-t", "a", "b"]):
+        rc, out, err = run_eddy(args)
+        eq(rc, 2, "exit code of eddy %s" % " ".join(args))
+        match(r"(?m)^usage: eddy", err, "stderr of eddy %s" % " ".join(args))
+        eq(out, "", "stdout of eddy %s" % " ".join(args))
+    path, _, _ = write_case("usage-vs-config", CASES["unknown key in [server]"])
+    rc, out, err = run_eddy(["-t", "-c", path])
+    eq(rc, 1, "exit code of a config error")
+    lacks(err, "usage:", "stderr of a config error")
+
+
 suite.run()

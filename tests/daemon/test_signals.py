@@ -221,4 +221,64 @@ def _():
     eq(d.wait_exit(scaled(3)), 0, "exit code")
 
 
+@suite.test("SIGHUP to a port that is taken: reload failed, nothing changes, the old port serves")
+def _():
+    d = start("hup-taken", conf=OLD.replace("{port}", "{port1}"), ports=2, probe="{port1}")
+    p1, p2 = d.subs["port1"], d.subs["port2"]
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind((HOST, p2))
+    blocker.listen(1)
+    try:
+        # Both listeners in the new file: p1 is kept, p2 cannot be bound.
+        d.reload(NEW.replace("listen = 127.0.0.1:{port}",
+                             "listen = 127.0.0.1:{port1}\nlisten = 127.0.0.1:{port2}"))
+        m = d.wait_output(r"reload failed: cannot listen on 127\.0\.0\.1:%d: [^\n]*; "
+                          r"still serving the previous configuration" % p2, 3)
+        ok(m, "the failure line")
+        eq(body_of(d, "/old"), (200, b"old-route"), "/old on the old port")
+        eq(d.get("/new").status, 404, "/new (the new config must not be applied)")
+        lacks(d.output(), "configuration reloaded", "log")
+        # A new file whose only listener is taken must not close the old one.
+        d.reload(NEW.replace("{port}", "{port2}"))
+        wait_until(lambda: d.output().count("reload failed") >= 2, 3, "the second failure")
+        ok(can_connect(p1), "the old port closed by a failed reload")
+        eq(body_of(d, "/old"), (200, b"old-route"), "/old after the second failed reload")
+    finally:
+        blocker.close()
+    # Once the port is free the same reload applies: new port, old one closed.
+    d.reload(NEW.replace("{port}", "{port2}"))
+    wait_until(lambda: can_connect(p2), 3, "port2 accepts after the port was freed")
+    eq(request(p2, "GET", "/new").body, b"new-route", "/new on port2")
+    wait_until(lambda: not can_connect(p1), 3, "port1 closed after the reload")
+    contains(d.output(), "configuration reloaded", "log")
+
+
+@suite.test("SIGHUP with an error log that cannot be opened: reload failed, no new "
+            "listener, the old config serves")
+def _():
+    d = start("hup-badlog", conf=OLD.replace("{port}", "{port1}"), ports=2, probe="{port1}")
+    p1, p2 = d.subs["port1"], d.subs["port2"]
+    bad = NEW.replace("{port}", "{port2}") + "[log]\nerror = {tmp}/no/such/dir/error.log\n"
+    d.reload(bad)
+    # The config check may catch the path first; either way nothing applies.
+    d.wait_output(r"reload failed: [^\n]*; still serving the previous configuration", 3)
+    ok(not can_connect(p2), "the new listener stayed open after the failed reload")
+    eq(body_of(d, "/old"), (200, b"old-route"), "/old on the old port")
+    d.reload(OLD.replace("{port}", "{port1}"))
+    wait_until(lambda: d.output().count("configuration reloaded") >= 1, 3, "a good reload")
+    d.health()
+
+
+@suite.test("SIGHUP under -r DIR: the log says what is reloaded")
+def _():
+    d = suite.start(None, name="hup-root", args=["-l", "127.0.0.1:{port}", "-r", WWW])
+    eq(request(d.port, "GET", "/big.bin").status, 200, "a file from -r")
+    d.send_signal(signal.SIGHUP)
+    d.wait_output(r"SIGHUP: reloading the embedded default with -r %s " % re.escape(WWW), 3)
+    d.wait_output(r"configuration reloaded from the embedded default with -r %s"
+                  % re.escape(WWW), 3)
+    eq(request(d.port, "GET", "/big.bin").status, 200, "a file from -r after the reload")
+
+
 suite.run()

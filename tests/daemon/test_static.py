@@ -380,4 +380,39 @@ def _():
     wait_until(lambda: get("/mut/n.txt").body == b"new file\n", 3, "a new file is served")
 
 
+# Directories whose names need escaping in a Location header.
+ODD_DIRS = {
+    b"a b": ("/a%20b", "/a%20b/"),
+    b"x\r\nSet-Cookie: y=1": ("/x%0D%0ASet-Cookie:%20y=1", "/x%0D%0ASet-Cookie:%20y=1/"),
+    b"caf\xc3\xa9 100%\"q\"": ("/caf%C3%A9%20100%25%22q%22", "/caf%C3%A9%20100%25%22q%22/"),
+}
+for name in ODD_DIRS:
+    write_file(os.path.join(WWW.encode(), name, b"index.html"), b"odd " + name + b"\n", MT)
+
+
+@suite.test("directory redirect: the Location is percent-encoded, no header injection")
+def _():
+    for name, (target, location) in ODD_DIRS.items():
+        r = get(target)
+        eq(r.status, 301, "%r status" % name)
+        eq(r.h("location"), location, "%r Location" % name)
+        eq(r.h("set-cookie"), None, "%r Set-Cookie" % name)
+        ok(b"\r\nSet-Cookie" not in r.head, "%r: injected header in %r" % (name, r.head))
+        # The Location leads to the directory's index.
+        f = get(location)
+        eq((f.status, f.body), (200, b"odd " + name + b"\n"), "%r followed" % name)
+
+
+@suite.test("directory redirect keeps the query, escaped")
+def _():
+    r = get("/a%20b?x=1&y=%22z%22")
+    eq((r.status, r.h("location")), (301, "/a%20b/?x=1&y=%22z%22"), "plain query")
+    r = get("/sub?v=%0d%0aX:1")
+    eq((r.status, r.h("location")), (301, "/sub/?v=%0d%0aX:1"), "escaped CR LF stays escaped")
+    r = get("/sub?")
+    eq((r.status, r.h("location")), (301, "/sub/?"), "empty query")
+    r = get("/sub")
+    eq((r.status, r.h("location")), (301, "/sub/"), "no query")
+
+
 suite.run()

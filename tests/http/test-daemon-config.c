@@ -45,7 +45,8 @@ TEST_IMPL(config_values)
     ASSERT_NULL(config_check_listen("[::1]:8080"));
     ASSERT_NULL(config_check_listen("unix:/run/eddy.sock"));
     ASSERT_NOT_NULL(config_check_listen("127.0.0.1:99999"));
-    ASSERT_NOT_NULL(config_check_listen("nohost:80"));
+    ASSERT_NULL(config_check_listen("localhost:80")); /* a name, resolved at start */
+    ASSERT_NOT_NULL(config_check_listen("no_host:80"));
     ASSERT_NOT_NULL(config_check_listen("[::1]"));
     ASSERT_NOT_NULL(config_check_listen("unix:relative"));
     return 0;
@@ -126,9 +127,9 @@ TEST_IMPL(config_every_error_with_line)
     const struct {
         int line;
         const char *what;
-    } expect[] = {{2, "listen"},     {3, "bogus"},      {4, "nosuch"},   {7, "body_size"},
-                  {9, "header"},     {10, "expected"},  {13, "status"},  {14, "duplicate route"},
-                  {16, "root"},      {19, "teleport"},  {20, "type"},    {22, "level"},
+    } expect[] = {{2, "listen"},    {3, "bogus"},     {4, "nosuch"},  {7, "body_size"},
+                  {9, "header"},    {10, "expected"}, {13, "status"}, {14, "duplicate route"},
+                  {16, "root"},     {19, "teleport"}, {20, "type"},   {22, "level"},
                   {23, "duplicate"}};
     for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
         snprintf(want[i], sizeof(want[i]), "%s:%d: ", path, expect[i].line);
@@ -159,12 +160,67 @@ TEST_IMPL(config_default_and_overrides)
     route_t *r = route_find(cfg->routes, cfg->nroutes, "/x", 2);
     ASSERT_NOT_NULL(r);
     ASSERT_STR_EQ(r->type->name, "static");
-    char *bad[] = {"nope:1"};
+    char *bad[] = {"no_pe:1"};
     ASSERT_EQ(config_override(cfg, bad, 1, "/nonexistent-dir", &errs), -1);
     ASSERT_EQ(errs.n, 2);
-    ASSERT_TRUE(has_error(&errs, "-l nope:1"));
+    ASSERT_TRUE(has_error(&errs, "-l no_pe:1"));
     ASSERT_TRUE(has_error(&errs, "-r /nonexistent-dir"));
     config_errors_free(&errs);
     config_unref(cfg);
+    return 0;
+}
+
+/* Issue 7: what passes -t must work.  Values the daemon cannot serve with
+ * carry their line; configured headers replace the defaults (route->omit). */
+TEST_IMPL(config_runnable_values)
+{
+    config_errors_t errs = {0};
+    char *path = write_tmp("[timeouts]\n"                    /* 1 */
+                           "keepalive = 0\n"                 /* 2 fine: keep-alive off */
+                           "shutdown = 0\n"                  /* 3 fine: cancel at once */
+                           "header = 0ms\n"                  /* 4 refused */
+                           "[limits]\n"                      /* 5 */
+                           "uri_size = 32k\n"                /* 6 > header_size */
+                           "[route = /a]\n"                  /* 7 */
+                           "type = return\n"                 /* 8 */
+                           "header = Server: mine\n"         /* 9 replaces the default */
+                           "header = Transfer-Encoding: x\n" /* 10 refused */
+                           "[route = /b]\n"                  /* 11 */
+                           "type = return\n"                 /* 12 */
+                           "status = 204\n"                  /* 13 */
+                           "body = no\n"                     /* 14 refused: no body on 204 */
+                           "[route = /r]\n"                  /* 15 */
+                           "type = redirect\n"               /* 16 */
+                           "location = /n/$nope\n"           /* 17 unknown variable */
+                           "[log]\n"                         /* 18 */
+                           "access = /nonexistent/dir/a.log\n" /* 19 cannot be opened */);
+    config_t *cfg = config_load(path, &errs);
+    ASSERT_NULL(cfg);
+    const int lines[] = {4, 6, 10, 14, 17, 19};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "%s:%d: ", path, lines[i]);
+        if (!has_error(&errs, want)) {
+            for (size_t k = 0; k < errs.n; k++)
+                fprintf(stderr, "  %s\n", errs.msg[k]);
+            TEST__FAIL("no error for line %d", lines[i]);
+        }
+    }
+    ASSERT_EQ(errs.n, sizeof(lines) / sizeof(lines[0]));
+    config_errors_free(&errs);
+    unlink(path);
+
+    path = write_tmp("[timeouts]\nkeepalive = 0\nshutdown = 0\n"
+                     "[route = /a]\ntype = return\nheader = server: mine\n"
+                     "header = Content-Type: text/x\nheader = X-A: 1\n");
+    cfg = config_load(path, &errs);
+    ASSERT_NOT_NULL(cfg);
+    ASSERT_EQ(cfg->site.limits.keepalive_ms, 0);
+    ASSERT_EQ(cfg->shutdown_ms, 0);
+    route_t *r = route_find(cfg->routes, cfg->nroutes, "/a", 2);
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(r->omit, HTTP_OMIT_SERVER | HTTP_OMIT_CONTENT_TYPE);
+    config_unref(cfg);
+    unlink(path);
     return 0;
 }

@@ -68,3 +68,68 @@ TEST_IMPL(filecache_hits_and_remembered_misses)
     rmdir(dir);
     return 0;
 }
+
+/* A deleted file's entry (and descriptor) goes at the next sweep, without
+ * a request for it; a root renamed over or deleted and recreated is
+ * opened again by path. */
+TEST_IMPL(filecache_sweep_and_root_swap)
+{
+    char base[] = "/tmp/eddy-fc-XXXXXX", root[600], old[600], fresh[600], path[700];
+    file_cache_t fc;
+    file_entry_t *e = NULL;
+
+    ASSERT_NOT_NULL(mkdtemp(base));
+    snprintf(root, sizeof(root), "%s/root", base);
+    snprintf(old, sizeof(old), "%s/old", base);
+    snprintf(fresh, sizeof(fresh), "%s/new", base);
+    ASSERT_OK(mkdir(root, 0755));
+    ASSERT_OK(mkdir(fresh, 0755));
+    put_file(root, "a.txt", "old a");
+    put_file(root, "gone.txt", "gone");
+    put_file(fresh, "a.txt", "new a!");
+    ASSERT_OK(file_cache_init(&fc, root, false));
+
+    ASSERT_OK(file_cache_get(&fc, "gone.txt", 1000, &e));
+    file_entry_release(e);
+    ASSERT_OK(file_cache_get(&fc, "a.txt", 1000, &e));
+    file_entry_release(e);
+    ASSERT_EQ(fc.len, 2);
+
+    /* Nothing is due within the second; after it, the deleted one goes. */
+    snprintf(path, sizeof(path), "%s/gone.txt", root);
+    ASSERT_OK(unlink(path));
+    ASSERT_EQ(file_cache_sweep(&fc, 1500, 64), 0);
+    ASSERT_EQ(file_cache_sweep(&fc, 2100, 64), 1);
+    ASSERT_EQ(fc.len, 1);
+
+    /* A directory renamed over the root: the new tree within a second. */
+    ASSERT_OK(rename(root, old));
+    ASSERT_OK(rename(fresh, root));
+    ASSERT_OK(file_cache_get(&fc, "a.txt", 2200, &e));
+    ASSERT_EQ(e->size, 5); /* still the old tree within the second */
+    file_entry_release(e);
+    ASSERT_OK(file_cache_get(&fc, "a.txt", 3200, &e));
+    ASSERT_EQ(e->size, 6);
+    ASSERT_TRUE(memcmp(e->data, "new a!", 6) == 0);
+    file_entry_release(e);
+
+    /* Root deleted: misses; recreated: served again. */
+    snprintf(path, sizeof(path), "%s/a.txt", root);
+    ASSERT_OK(unlink(path));
+    ASSERT_OK(rmdir(root));
+    ASSERT_EQ(file_cache_get(&fc, "a.txt", 4300, &e), -ENOENT);
+    ASSERT_OK(mkdir(root, 0755));
+    put_file(root, "a.txt", "again");
+    ASSERT_OK(file_cache_get(&fc, "a.txt", 5400, &e));
+    ASSERT_TRUE(memcmp(e->data, "again", 5) == 0);
+    file_entry_release(e);
+
+    file_cache_destroy(&fc);
+    ASSERT_OK(unlink(path));
+    ASSERT_OK(rmdir(root));
+    snprintf(path, sizeof(path), "%s/a.txt", old);
+    ASSERT_OK(unlink(path));
+    ASSERT_OK(rmdir(old));
+    ASSERT_OK(rmdir(base));
+    return 0;
+}

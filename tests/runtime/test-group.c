@@ -339,3 +339,49 @@ TEST_IMPL(group_nested_cancel)
     ASSERT_OK(eddy_run(nested_cancel_main, NULL));
     return 0;
 }
+
+/* A crawler: each worker adds two workers of the next level to the group
+ * while the owner already waits in eddy_group_wait; every one runs, and
+ * the wait returns after the last. */
+enum { CRAWL_LEVELS = 5 };
+static eddy_group_t crawl_group;
+static int crawled, crawl_spawn_errors;
+static bool crawl_waiting;
+
+static int crawl(void *arg)
+{
+    uintptr_t level = (uintptr_t)arg;
+    int rc = eddy_sleep(1 + level % 3);
+    if (rc != 0)
+        return rc;
+    if (level + 1 < CRAWL_LEVELS) {
+        ASSERT_TRUE(crawl_waiting);
+        for (int i = 0; i < 2; i++) {
+            if (eddy_group_spawn(&crawl_group, NULL, crawl, (void *)(level + 1), NULL) != 0)
+                crawl_spawn_errors++;
+        }
+    }
+    crawled++;
+    return 0;
+}
+
+static int crawler_main(void *arg)
+{
+    eddy_group_init(&crawl_group, 0);
+    ASSERT_OK(eddy_group_spawn(&crawl_group, NULL, crawl, (void *)0, NULL));
+    crawl_waiting = true;
+    ASSERT_OK(eddy_group_wait(&crawl_group));
+    crawl_waiting = false;
+    ASSERT_EQ(crawl_spawn_errors, 0);
+    ASSERT_EQ(crawled, (1 << CRAWL_LEVELS) - 1);
+    ASSERT_EQ(eddy_group_size(&crawl_group), 0);
+    /* Finished: the group takes no more. */
+    ASSERT_ERR(eddy_group_spawn(&crawl_group, NULL, crawl, (void *)0, NULL), UV_EINVAL);
+    return 0;
+}
+
+TEST_IMPL(group_spawn_while_owner_waits)
+{
+    ASSERT_OK(eddy_run(crawler_main, NULL));
+    return 0;
+}

@@ -1,6 +1,6 @@
 /* sendfile to a stream over loopback TCP: whole files and ranges to a
- * reader that reads slowly (so that the socket fills and the fallback path
- * runs), ordering behind queued writes, and interruption. */
+ * reader that reads slowly (so that the socket fills and sendfile waits
+ * for room), ordering behind a write in progress, and interruption. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 
 #include "runner/runner.h"
 
-/* Chunks sendfile wrote through its fallback path (sendfile.c). */
-extern uint64_t eddy__sendfile_fallbacks;
+/* Waits of sendfile for room in the socket (sendfile.c). */
+extern uint64_t eddy__sendfile_waits;
 
 #define MiB (1u << 20)
 
@@ -142,7 +142,7 @@ static int whole_files_main(void *arg)
 {
     for (int f = 0; f < 4; f++) {
         reader_t r = {.delay_ms = 20};
-        uint64_t fallbacks = eddy__sendfile_fallbacks;
+        uint64_t waits = eddy__sendfile_waits;
         eddy_task_t *reader;
         eddy_stream_t *a = connect_pair(&r, &reader);
         int fd = eddy_fs_open(paths[f], O_RDONLY, 0);
@@ -153,7 +153,7 @@ static int whole_files_main(void *arg)
         finish_pair(a, reader, &r, sizes[f]);
         /* The reader waited before reading: the socket filled up. */
         if (sizes[f] >= MiB)
-            ASSERT_GT(eddy__sendfile_fallbacks, fallbacks);
+            ASSERT_GT(eddy__sendfile_waits, waits);
     }
     return 0;
 }
@@ -275,20 +275,20 @@ static int queued_write_main(void *arg)
     fd = eddy_fs_open(paths[2], O_RDONLY, 0);
     ASSERT_GE(fd, 0);
 
-    /* The prefix fills the socket; the rest of it is queued in libuv. */
+    /* The prefix fills the socket; its writer waits for room. */
     ASSERT_OK(eddy_spawn(&writer, write_prefix, a, NULL));
     ASSERT_OK(eddy_sleep(20));
-    ASSERT_GT(uv_stream_get_write_queue_size(eddy_stream_handle(a)), 0);
-    /* Reading here makes room in the socket before libuv learns of it on
-     * the next loop turn: sendfile(2) would now succeed, and put the file
-     * before the queued part of the prefix. */
+    ASSERT_FALSE(eddy_done(writer));
+    /* Reading here makes room in the socket before the writer learns of
+     * it on the next loop turn: sendfile(2) would now succeed, and put the
+     * file before the rest of the prefix. */
     ASSERT_GT(raw_read(&rr), 0);
     while (raw_read(&rr) > 0)
         ;
     p.fd = eddy_stream_fd(a);
     p.events = POLLOUT;
     ASSERT_EQ(poll(&p, 1, 100), 1);
-    ASSERT_GT(uv_stream_get_write_queue_size(eddy_stream_handle(a)), 0);
+    ASSERT_FALSE(eddy_done(writer));
     rr.go = true;
     ASSERT_EQ(eddy_fs_sendfile(a, fd, 0, MiB), MiB);
 

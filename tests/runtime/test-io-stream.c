@@ -146,8 +146,12 @@ TEST_IMPL(io_stream_listen_any)
 static char tmpdir[64];
 static char sockpath[128];
 
+/* A Unix peer reads "unix:UID" (SO_PEERCRED): here our own uid. */
+static char unix_peer[32];
+
 static void make_sockpath(void)
 {
+    snprintf(unix_peer, sizeof(unix_peer), "unix:%u", (unsigned)getuid());
     strcpy(tmpdir, "/tmp/eddy-stream-XXXXXX");
     ASSERT_NOT_NULL(mkdtemp(tmpdir));
     snprintf(sockpath, sizeof(sockpath), "unix:%s/sock", tmpdir);
@@ -180,7 +184,7 @@ static int unix_main(void *arg)
     ASSERT_OK(eddy_listen(&server, sockpath, 0));
     ASSERT_TRUE(eddy_stream_is_unix(server));
     ASSERT_ERR(eddy_stream_port(server), UV_EINVAL);
-    roundtrip(server, sockpath, NULL, "unix");
+    roundtrip(server, sockpath, NULL, unix_peer);
     ASSERT_OK(eddy_stream_peer(server, peer, sizeof(peer)));
     /* A live socket is not taken over. */
     ASSERT_ERR(eddy_listen(&other, sockpath, 0), UV_EADDRINUSE);
@@ -188,7 +192,7 @@ static int unix_main(void *arg)
     eddy_yield(); /* let the close complete: libuv removes the file */
     ASSERT_ERR(stat(sockpath + 5, &st), -1);
     ASSERT_OK(eddy_listen(&server, sockpath, 0));
-    roundtrip(server, sockpath, NULL, "unix");
+    roundtrip(server, sockpath, NULL, unix_peer);
     eddy_close(server);
     return 0;
 }
@@ -246,7 +250,7 @@ static int listen_fd_unix_main(void *arg)
     ASSERT_OK(listen(fd, 16));
     ASSERT_OK(eddy_listen_fd(&server, fd));
     ASSERT_TRUE(eddy_stream_is_unix(server));
-    roundtrip(server, sockpath, NULL, "unix");
+    roundtrip(server, sockpath, NULL, unix_peer);
     eddy_close(server);
     return 0;
 }

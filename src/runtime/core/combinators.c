@@ -83,6 +83,7 @@ int eddy_gather(eddy_task_t *const *tasks, size_t n, void **results, int *status
 
     while (st.finished < n && !(fail_fast && st.failed > 0)) {
         eddy_wait_init(&st.w, interrupt_nothing);
+        st.w.what = "the end of tasks it gathers or waits for";
         rc = eddy_wait_park(&st.w, EDDY_FOREVER);
         if (rc < 0)
             break;
@@ -93,6 +94,7 @@ int eddy_gather(eddy_task_t *const *tasks, size_t n, void **results, int *status
             eddy_cancel(tasks[i]);
         while (st.finished < n) {
             eddy_wait_init(&st.w, NULL);
+            st.w.what = "the end of tasks it gathers or waits for";
             eddy_wait_park(&st.w, EDDY_FOREVER);
         }
     }
@@ -140,6 +142,7 @@ int eddy_wait(eddy_task_t *const *tasks, size_t n, enum eddy_return_when when,
     watch_all(tasks, n, ws, &st);
     while (!wait_met(&st, n, when)) {
         eddy_wait_init(&st.w, interrupt_nothing);
+        st.w.what = "the end of tasks it gathers or waits for";
         rc = eddy__park(&st.w, deadline, OWN_DEADLINE);
         if (rc != 0)
             break;
@@ -198,6 +201,7 @@ int eddy_as_completed_next(eddy_as_completed_t *it, eddy_task_t **t)
         return UV_EOF;
     while (it->nyielded == it->nfinished) {
         eddy_wait_init(&w, as_completed_interrupted);
+        w.what = "the end of tasks it gathers or waits for";
         w.data = it;
         it->waiter = &w;
         int rc = eddy__park(&w, it->deadline, UV_ETIMEDOUT);
@@ -235,6 +239,7 @@ int eddy_wait_for(eddy_task_t *t, uint64_t timeout_ms, void **result)
     if (t->state != EDDY__DONE) {
         eddy__watch_add(t, &watch, on_finished, &st);
         eddy_wait_init(&st.w, interrupt_nothing);
+        st.w.what = "the end of tasks it gathers or waits for";
         rc = eddy__park(&st.w, deadline, OWN_DEADLINE);
         eddy__watch_remove(&watch);
     }

@@ -101,10 +101,12 @@ int eddy_group_wait(eddy_group_t *g)
     /* A cancellation the group itself sent the body is not the body's. */
     if (g->error != 0 && !(g->flags & EDDY_GROUP_SUPERVISE) && self == g->owner)
         self->cancel_pending = false;
-    g->closed = true;
+    /* Children may still spawn children into the group while we wait
+     * (asyncio alike): it closes only once the last has finished. */
     g->waiter = &w;
     while (g->size > 0) {
         eddy_wait_init(&w, interrupted ? NULL : interrupt_nothing);
+        w.what = "the end of its task group's children";
         int rc = eddy_wait_park(&w, EDDY_FOREVER);
         if (rc < 0 && interrupted == 0) {
             interrupted = rc;
@@ -112,5 +114,6 @@ int eddy_group_wait(eddy_group_t *g)
         }
     }
     g->waiter = NULL;
+    g->closed = true;
     return g->error != 0 ? g->error : interrupted;
 }

@@ -7,6 +7,7 @@
  * callbacks only mark tasks ready and never run task code themselves. */
 #include "runtime/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,17 +82,10 @@ void eddy__task_entry(void *arg)
 static void resume(eddy__rt_t *rt, eddy_task_t *t)
 {
     if (!t->started) {
-        int rc;
         if (t->cancel_pending) {
             /* Cancelled before it ever ran: it never will. */
             t->cancel_pending = false;
             eddy__task_finish(t, UV_ECANCELED);
-            goto finished;
-        }
-        rc = eddy__stack_get(&t->stack, t->stack.size, t->stack.flags);
-        if (rc != 0) {
-            t->stack.base = NULL;
-            eddy__task_finish(t, rc);
             goto finished;
         }
         t->started = true;
@@ -109,10 +103,10 @@ static void resume(eddy__rt_t *rt, eddy_task_t *t)
     rt->current = NULL;
     if (t->state != EDDY__DONE)
         return;
-    /* The task has switched away from its stack for good. */
+finished:
+    /* The task has switched away from its stack for good (or never ran). */
     eddy__stack_put(&t->stack);
     t->stack.base = NULL;
-finished:
     eddy__task_unref(t); /* the reference held while alive */
 }
 
@@ -151,15 +145,64 @@ static size_t cancel_all(eddy__rt_t *rt)
     return n;
 }
 
+/* Whether the deadlock report is printed: always in a debug build
+ * (configure --enable-debug), else when EDDY_DEBUG is set and not "0". */
+static bool debug_log_enabled(void)
+{
+#ifndef NDEBUG_RUNTIME
+    return true;
+#else
+    const char *e = getenv("EDDY_DEBUG");
+    return e != NULL && *e != '\0' && strcmp(e, "0") != 0;
+#endif
+}
+
+/* Writes what a stuck task waits on. */
+static void report_stuck(const eddy_task_t *t)
+{
+    const char *name = t->name[0] != '\0' ? t->name : "(unnamed)";
+    const eddy_wait_t *w = t->state == EDDY__WAITING ? t->wait : NULL;
+
+    if (w == NULL) {
+        fprintf(stderr, "eddy:   task \"%s\" is not waiting\n", name);
+    } else if (w->what == eddy__what_join && ((eddy__watch_t *)w->data)->task != NULL) {
+        const eddy_task_t *joined = ((eddy__watch_t *)w->data)->task;
+        fprintf(stderr, "eddy:   task \"%s\" waits for the end of task \"%s\"\n", name,
+                joined->name[0] != '\0' ? joined->name : "(unnamed)");
+    } else {
+        fprintf(stderr, "eddy:   task \"%s\" waits on %s%s\n", name,
+                w->what != NULL ? w->what : "a libuv request or handle",
+                w->on_interrupt == NULL ? " (uninterruptible)" : "");
+    }
+}
+
+/* The debug log of a deadlock: every stuck task and what it waits on
+ * (at most 100 of them). */
+static void report_deadlock(eddy__rt_t *rt)
+{
+    size_t n = 0;
+
+    if (!debug_log_enabled())
+        return;
+    fprintf(stderr, "eddy: deadlock: %zu task(s) wait on something nothing can signal:\n",
+            rt->nlive);
+    for (const eddy_task_t *t = rt->live; t != NULL && n < 100; t = t->next_live, n++)
+        report_stuck(t);
+    if (rt->nlive > n)
+        fprintf(stderr, "eddy:   ... and %zu more\n", rt->nlive - n);
+    fflush(stderr);
+}
+
 /* Drives the loop until done(rt) holds.  Returns 0, or EDDY_EDEADLOCK when
- * nothing could ever make progress again even after cancelling. */
+ * at some point nothing could make progress: every task was then cancelled
+ * (once), and done(rt) may have come true as they unwound. */
 static int drive(eddy__rt_t *rt, bool (*done)(eddy__rt_t *, void *), void *arg)
 {
-    bool cancelled_for_deadlock = false;
+    bool deadlocked = false;
     for (;;) {
         run_batch(rt);
         if (done(rt, arg))
-            return 0;
+            return deadlocked ? EDDY_EDEADLOCK : 0;
         rt->in_uv_run = true;
         int alive = uv_run(&rt->loop, rt->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
         rt->in_uv_run = false;
@@ -167,10 +210,17 @@ static int drive(eddy__rt_t *rt, bool (*done)(eddy__rt_t *, void *), void *arg)
             continue;
         /* No handle, no request, no ready task: nothing can wake anyone. */
         if (done(rt, arg))
-            return 0;
-        if (cancelled_for_deadlock || cancel_all(rt) == 0)
+            return deadlocked ? EDDY_EDEADLOCK : 0;
+        report_deadlock(rt);
+        size_t cancelled = deadlocked ? 0 : cancel_all(rt);
+        if (cancelled == 0) {
+            if (debug_log_enabled())
+                fprintf(stderr, "eddy: deadlock: nothing left to cancel\n");
             return EDDY_EDEADLOCK;
-        cancelled_for_deadlock = true;
+        }
+        if (debug_log_enabled())
+            fprintf(stderr, "eddy: deadlock: cancelled %zu task(s)\n", cancelled);
+        deadlocked = true;
     }
 }
 
@@ -230,6 +280,7 @@ int eddy_run(eddy_task_fn main_fn, void *arg)
         return rc;
     }
     eddy__rt = rt;
+    eddy__overflow_enter();
 
     eddy_spawn_opts_t opts = {.name = "main"};
     rc = eddy_spawn(&main_task, main_fn, arg, &opts);
@@ -238,15 +289,15 @@ int eddy_run(eddy_task_fn main_fn, void *arg)
         goto teardown;
     }
     rc = drive(rt, main_done, main_task);
-    status = main_task->state == EDDY__DONE ? main_task->status : rc;
-    if (rc == EDDY_EDEADLOCK && status >= 0)
-        status = EDDY_EDEADLOCK;
+    /* A deadlock is reported as such, whatever main returned after the
+     * cancellation that broke it. */
+    status = rc == EDDY_EDEADLOCK ? rc : main_task->status;
     eddy_detach(main_task);
 
     /* asyncio.run: cancel what is left and let it unwind. */
     if (rt->nlive > 0) {
         cancel_all(rt);
-        if (drive(rt, all_done, NULL) != 0)
+        if (drive(rt, all_done, NULL) != 0 && rt->nlive > 0)
             abandon_live(rt);
     }
 
@@ -259,6 +310,7 @@ teardown:
     assert(rc == 0);
     (void)rc;
     eddy__stack_pool_drain();
+    eddy__overflow_leave();
     eddy__rt = NULL;
     free(rt);
     return status;

@@ -80,8 +80,17 @@ int eddy__task_new(eddy_task_t **out, eddy_task_fn fn, void *arg, const eddy_spa
     t->status = UV_EBUSY;
     t->wait_deadline = EDDY_FOREVER;
     t->refs = 1; /* alive */
-    t->stack.size = (opts && opts->stack_size) ? opts->stack_size : EDDY_STACK_DEFAULT;
-    t->stack.flags = opts ? (opts->flags & EDDY_SPAWN_NOGUARD) : 0;
+    /* The stack is taken now, not when the task first runs, so that a
+     * task that cannot have one fails here, visibly, instead of ending
+     * with UV_ENOMEM before it ever ran. */
+    int rc = eddy__stack_get(&t->stack,
+                             (opts && opts->stack_size) ? opts->stack_size : EDDY_STACK_DEFAULT,
+                             opts ? (opts->flags & EDDY_SPAWN_NOGUARD) : 0);
+    if (rc != 0) {
+        t->stack.base = NULL;
+        task_free(t);
+        return rc;
+    }
     if (opts && opts->name) {
         strncpy(t->name, opts->name, sizeof(t->name) - 1);
         t->name[sizeof(t->name) - 1] = '\0';
@@ -236,6 +245,8 @@ void eddy__watch_remove(eddy__watch_t *w)
 
 /* ------------------------------------------------------------------- join */
 
+const char eddy__what_join[] = "the end of a task";
+
 static void join_wake(eddy__watch_t *w, eddy_task_t *finished)
 {
     eddy_wait_wake(w->data, 0);
@@ -259,6 +270,7 @@ static int wait_done(eddy_task_t *t)
         return UV_EINVAL; /* joining yourself never ends */
     eddy_wait_init(&w, join_interrupted);
     w.data = &watch;
+    w.what = eddy__what_join;
     eddy__watch_add(t, &watch, join_wake, &w);
     rc = eddy_wait_park(&w, EDDY_FOREVER);
     return rc;

@@ -18,6 +18,7 @@ void eddy_wait_init(eddy_wait_t *w, void (*on_interrupt)(eddy_wait_t *w))
     w->status = 0;
     w->on_interrupt = on_interrupt;
     w->data = NULL;
+    w->what = NULL;
 }
 
 bool eddy_wait_wake(eddy_wait_t *w, int status)
@@ -155,6 +156,7 @@ int eddy_sleep(uint64_t ms)
     if (ms == 0)
         return eddy_yield();
     eddy_wait_init(&w, interrupt_nothing);
+    w.what = "a sleep without end";
     if (eddy__rt == NULL)
         return EDDY_ENOTASK;
     return eddy__park(&w, ms == EDDY_FOREVER ? EDDY_FOREVER : eddy_now() + ms, 0);
@@ -227,6 +229,7 @@ int eddy__waitq_park_with(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout
         return EDDY_ENOTASK;
     eddy_wait_init(&wt->w, on_interrupt);
     wt->w.data = data;
+    wt->w.what = "a wait queue (lock, event, condition, semaphore, barrier or queue)";
     wt->q = q;
     wt->next = NULL;
     wt->prev = q->tail;

@@ -1,20 +1,21 @@
 /* sendfile(2) to an eddy stream.  libuv has no stream sendfile, so this
  * calls it on the socket directly, which is only correct while libuv has
- * nothing queued on the stream (the bytes would overtake queued writes).
+ * nothing queued on the stream (the bytes would overtake queued writes);
+ * holding the stream's write turn keeps other writers out meanwhile.
  *
- * The socket is non-blocking and libuv owns its readiness, so when it is
- * full (EAGAIN) — or when writes are queued — a small next chunk of the
- * file is read with pread and written with eddy_write, which waits until
- * the socket took it: that wait is how the task learns the socket has
- * room again.  Then sendfile resumes and fills that room without a copy.
- * The chunk is small (the copy is the price of the wake-up) and read on
- * the loop's thread like sendfile's own reads: a thread-pool hop per
- * chunk cost more in latency than the read (measured: 1 MiB responses to
- * 100 clients went from 1.8k/s to the peers' rate).  Only the waits of
- * the fallback path and a periodic yield are interruption points; on a
- * file that is not in the page cache both read the disk on the loop's
- * thread. */
-#include "runtime/internal.h"
+ * When the socket is full (EAGAIN), the task waits for room with a poll
+ * on a dup of the socket (eddy__stream_wait_writable) and sendfile fills
+ * the room again, without a copy.  Each wait is bounded by the stream's
+ * send timeout, so a slow reader that keeps reading is never cut, and one
+ * that stops is.  (This used to write a 16 KiB pread chunk through libuv
+ * and wait for it to drain: the socket then sat nearly empty while the
+ * wake-up went round the loop, and 1 MiB responses went out at half the
+ * peers' rate.)  Only while libuv has writes queued, or for a file or
+ * socket sendfile cannot take, is the next chunk read with pread and
+ * written through the stream.  The waits and a periodic yield are the
+ * only interruption points; on a file that is not in the page cache
+ * sendfile reads the disk on the loop's thread. */
+#include "runtime/io/stream.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,24 +23,29 @@
 #include <unistd.h>
 
 /* The fallback path's chunk: one read and one write. */
-#define CHUNK_SIZE (16u * 1024u)
+#define CHUNK_SIZE (64u * 1024u)
 /* Bytes sent without a wait after which other tasks get a turn: a peer
  * that keeps up would otherwise never make sendfile return EAGAIN. */
 #define YIELD_EVERY (1u << 20)
 /* Linux sends at most this much per call anyway. */
 #define MAX_PER_CALL 0x7ffff000u
 
-/* Chunks sent through the fallback path, for tests (not in any header). */
+/* Chunks sent through the fallback path and waits for room, for tests
+ * (not in any header). */
 uint64_t eddy__sendfile_fallbacks;
+uint64_t eddy__sendfile_waits;
 
-/* Reads the next chunk at *off and writes it to out: bytes sent, 0 if the
- * file has ended, or <0. */
-static ssize_t send_chunk(eddy_stream_t *out, int fd, off_t *off, size_t left, char **chunk)
+/* Reads the next chunk at *off and writes it to out (whose write turn the
+ * caller holds): 0 if the file has ended, else <0 or 0 with *sent the
+ * bytes the socket took. */
+static int send_chunk(eddy_stream_t *out, int fd, off_t *off, size_t left, char **chunk,
+                      size_t *sent)
 {
     uv_buf_t b;
     ssize_t n;
     int rc;
 
+    *sent = 0;
     if (*chunk == NULL && (*chunk = malloc(CHUNK_SIZE)) == NULL)
         return UV_ENOMEM;
     do
@@ -48,39 +54,30 @@ static ssize_t send_chunk(eddy_stream_t *out, int fd, off_t *off, size_t left, c
     if (n <= 0)
         return n < 0 ? -errno : 0;
     b = uv_buf_init(*chunk, (unsigned)n);
-    /* If interrupted, eddy_write copies what is left of the chunk and
+    /* If interrupted, the write copies what is left of the chunk and
      * completes it in the background, so the chunk may be freed. */
-    rc = eddy_write(out, &b, 1);
-    if (rc < 0)
-        return rc;
-    *off += n;
+    rc = eddy__write_locked(out, &b, 1, sent);
+    *off += (off_t)*sent;
     eddy__sendfile_fallbacks++;
-    return n;
+    return rc;
 }
 
-ssize_t eddy_fs_sendfile(eddy_stream_t *out, int fd, int64_t offset, size_t len)
+/* The loop of eddy_fs_sendfile_sent, with the write turn held. */
+static int send_locked(eddy_stream_t *out, int sock, int fd, off_t off, size_t len, size_t *sent)
 {
-    EDDY__CURRENT_OR_RETURN(t);
     uv_stream_t *h = eddy_stream_handle(out);
-    int sock = eddy_stream_fd(out);
     bool use_sendfile = true;
-    size_t sent = 0, unyielded = 0;
-    off_t off = (off_t)offset;
+    size_t unyielded = 0;
     char *chunk = NULL;
-    ssize_t rc = 0;
+    int rc = 0;
 
-    (void)t;
-    if (sock < 0)
-        return sock;
-    if (offset < 0)
-        return UV_EINVAL;
-    while (sent < len && rc >= 0) {
+    while (*sent < len && rc >= 0) {
         if (use_sendfile && uv_stream_get_write_queue_size(h) == 0) {
-            ssize_t n = sendfile(sock, fd, &off, eddy__min(len - sent, MAX_PER_CALL));
+            ssize_t n = sendfile(sock, fd, &off, eddy__min(len - *sent, MAX_PER_CALL));
             if (n > 0) {
-                sent += (size_t)n;
+                *sent += (size_t)n;
                 unyielded += (size_t)n;
-                if (unyielded >= YIELD_EVERY) {
+                if (unyielded >= YIELD_EVERY && *sent < len) {
                     unyielded = 0;
                     rc = eddy_yield();
                 }
@@ -90,21 +87,57 @@ ssize_t eddy_fs_sendfile(eddy_stream_t *out, int fd, int64_t offset, size_t len)
                 break; /* the file ended before len */
             if (errno == EINTR)
                 continue;
-            if (errno == EINVAL || errno == ENOSYS) {
-                use_sendfile = false; /* a file or socket sendfile cannot take */
-            } else if (errno != EAGAIN) {
+            if (errno == EAGAIN) {
+                eddy__sendfile_waits++;
+                unyielded = 0;
+                rc = eddy__stream_wait_writable(out);
+                continue;
+            }
+            if (errno != EINVAL && errno != ENOSYS) {
                 rc = -errno;
                 break;
             }
+            use_sendfile = false; /* a file or socket sendfile cannot take */
         }
-        rc = send_chunk(out, fd, &off, len - sent, &chunk);
-        if (rc == 0)
+        size_t took = 0;
+        rc = send_chunk(out, fd, &off, len - *sent, &chunk, &took);
+        *sent += took;
+        if (rc == 0 && took == 0)
             break; /* the file ended before len */
-        if (rc > 0) {
-            sent += (size_t)rc;
-            unyielded = 0;
-        }
     }
     free(chunk);
+    return rc;
+}
+
+int eddy_fs_sendfile_sent(eddy_stream_t *out, int fd, int64_t offset, size_t len, size_t *sent)
+{
+    EDDY__CURRENT_OR_RETURN(t);
+    size_t ignored;
+    int sock, rc;
+
+    (void)t;
+    if (sent == NULL)
+        sent = &ignored;
+    *sent = 0;
+    if (out == NULL)
+        return UV_EINVAL;
+    sock = eddy_stream_fd(out);
+    if (sock < 0)
+        return sock;
+    if (offset < 0)
+        return UV_EINVAL;
+    rc = eddy__stream_wlock(out);
+    if (rc != 0)
+        return rc;
+    rc = send_locked(out, sock, fd, (off_t)offset, len, sent);
+    if (rc != EDDY_ECLOSED) /* else out may be gone already */
+        eddy__stream_wunlock(out);
+    return rc;
+}
+
+ssize_t eddy_fs_sendfile(eddy_stream_t *out, int fd, int64_t offset, size_t len)
+{
+    size_t sent;
+    int rc = eddy_fs_sendfile_sent(out, fd, offset, len, &sent);
     return rc < 0 ? rc : (ssize_t)sent;
 }

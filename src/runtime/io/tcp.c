@@ -3,6 +3,8 @@
 #include "runtime/io/stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,36 +99,88 @@ static int parse_port(const char *s)
 
 /* -------------------------------------------------------------- listening */
 
-static void on_connection(uv_stream_t *server, int status)
+/* Listeners accept with accept4 themselves instead of through uv_listen: at
+ * EMFILE libuv accepts and closes the pending connections on its own (its
+ * reserve-descriptor trick) and tells nobody, while here UV_EMFILE reaches
+ * eddy_accept's caller, which can say so, and the connections wait in the
+ * backlog until descriptors free up (as in nginx).  Readiness comes from a
+ * uv_poll on a dup of the socket (s->wpoll and s->wfd, which a listener
+ * does not otherwise use), started only while a task waits in eddy_accept:
+ * it is level-triggered, so nobody waiting must mean nobody polling. */
+
+static void on_listen_readable(uv_poll_t *p, int status, int events)
 {
-    eddy_stream_t *s = server->data;
+    eddy_stream_t *s = p->data;
+    (void)events;
     if (status < 0)
         s->listen_error = status;
-    else
-        s->incoming = true; /* libuv holds the accepted socket until uv_accept */
     eddy__waitq_wake_one(&s->acceptors, 0);
+    if (s->acceptors.len == 0)
+        uv_poll_stop(p);
 }
 
 static int start_listening(eddy_stream_t *s, int backlog, eddy_stream_t **server)
 {
-    int rc = uv_listen(&s->u.stream, backlog > 0 ? backlog : DEFAULT_BACKLOG, on_connection);
+    uv_os_fd_t fd;
+    int rc = uv_fileno(&s->u.handle, &fd);
+
+    if (rc == 0 && listen(fd, backlog > 0 ? backlog : DEFAULT_BACKLOG) != 0)
+        rc = uv_translate_sys_error(errno);
+    if (rc == 0 && (s->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        rc = uv_translate_sys_error(errno);
+    if (rc == 0 && (s->wpoll = malloc(sizeof(*s->wpoll))) == NULL)
+        rc = UV_ENOMEM;
+    if (rc == 0 && (rc = uv_poll_init_socket(eddy_loop(), s->wpoll, s->wfd)) != 0) {
+        free(s->wpoll);
+        s->wpoll = NULL;
+    }
     if (rc != 0) {
-        eddy__stream_discard(s);
+        eddy__stream_discard(s); /* closes wfd too */
         return rc;
     }
+    s->wpoll->data = s;
     *server = s;
     return 0;
 }
 
-static int listen_tcp(eddy_stream_t **server, const struct sockaddr *sa, int backlog)
+/* A bound TCP socket (SO_REUSEADDR; IPV6_V6ONLY as flags say).  Made here
+ * rather than by uv_tcp_bind, which defers EADDRINUSE to uv_listen. */
+static int bind_tcp(const struct sockaddr *sa, unsigned flags, int *out)
+{
+    int on = 1, v6only = (flags & UV_TCP_IPV6ONLY) != 0, rc;
+    socklen_t len =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        (sa->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0) ||
+        bind(fd, sa, len) != 0) {
+        rc = uv_translate_sys_error(errno);
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int listen_tcp(eddy_stream_t **server, const struct sockaddr *sa, int backlog,
+                      unsigned flags)
 {
     eddy_stream_t *s;
-    int rc = eddy__stream_new(&s, EDDY__STREAM_TCP);
+    int fd = -1, rc = bind_tcp(sa, flags, &fd);
     if (rc != 0)
         return rc;
-    /* libuv sets SO_REUSEADDR, and IPV6_V6ONLY off (dual-stack) for "::". */
-    rc = uv_tcp_bind(&s->u.tcp, sa, 0);
+    rc = eddy__stream_new(&s, EDDY__STREAM_TCP);
     if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    rc = uv_tcp_open(&s->u.tcp, fd);
+    if (rc != 0) {
+        close(fd);
         eddy__stream_discard(s);
         return rc;
     }
@@ -213,11 +267,11 @@ static int listen_any(eddy_stream_t **server, int port, int backlog)
     int rc;
 
     uv_ip6_addr("::", port, (struct sockaddr_in6 *)&ss);
-    rc = listen_tcp(server, (struct sockaddr *)&ss, backlog);
+    rc = listen_tcp(server, (struct sockaddr *)&ss, backlog, 0);
     if (rc != UV_EAFNOSUPPORT && rc != UV_EADDRNOTAVAIL)
         return rc;
     uv_ip4_addr("0.0.0.0", port, (struct sockaddr_in *)&ss); /* no IPv6 here */
-    return listen_tcp(server, (struct sockaddr *)&ss, backlog);
+    return listen_tcp(server, (struct sockaddr *)&ss, backlog, 0);
 }
 
 int eddy_listen(eddy_stream_t **server, const char *addr, int backlog)
@@ -239,15 +293,74 @@ int eddy_listen(eddy_stream_t **server, const char *addr, int backlog)
     if (*host == '\0')
         return listen_any(server, port, backlog);
     if (parse_numeric(host, port, &ss))
-        return listen_tcp(server, (struct sockaddr *)&ss, backlog);
+        return listen_tcp(server, (struct sockaddr *)&ss, backlog, 0);
     rc = resolve(host, port_s, AI_PASSIVE, &res);
     if (rc != 0)
         return rc;
     rc = UV_EADDRNOTAVAIL;
     for (struct addrinfo *ai = res; ai != NULL && rc != 0; ai = ai->ai_next)
-        rc = listen_tcp(server, ai->ai_addr, backlog);
+        rc = listen_tcp(server, ai->ai_addr, backlog, 0);
     uv_freeaddrinfo(res);
     return rc;
+}
+
+static bool same_address(const struct addrinfo *a, const struct addrinfo *b)
+{
+    return a->ai_addrlen == b->ai_addrlen && memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
+}
+
+/* One listener per distinct address of res, in servers[*n]: 0, or the
+ * first error other than an address this host lacks (the caller closes). */
+static int listen_each(eddy_stream_t **servers, size_t max, size_t *n, struct addrinfo *res,
+                       int backlog)
+{
+    int rc = UV_EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai != NULL && *n < max; ai = ai->ai_next) {
+        bool seen = false;
+        for (struct addrinfo *bi = res; bi != ai && !seen; bi = bi->ai_next)
+            seen = same_address(ai, bi);
+        if (seen || (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
+            continue;
+        /* V6ONLY: "::" among the addresses must not take the IPv4 ones. */
+        rc = listen_tcp(&servers[*n], ai->ai_addr, backlog,
+                        ai->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+        if (rc == 0)
+            (*n)++;
+        else if (rc != UV_EADDRNOTAVAIL && rc != UV_EAFNOSUPPORT)
+            return rc;
+    }
+    return *n > 0 ? 0 : rc;
+}
+
+int eddy_listen_all(eddy_stream_t **servers, size_t max, const char *addr, int backlog)
+{
+    struct sockaddr_storage ss;
+    struct addrinfo *res;
+    char buf[512], *host, *port_s;
+    size_t n = 0;
+    int rc;
+
+    if (eddy_loop() == NULL)
+        return EDDY_ENOTASK;
+    if (max == 0)
+        return UV_EINVAL;
+    if (strncmp(addr, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0 ||
+        split_addr(addr, buf, sizeof(buf), &host, &port_s) != 0 || *host == '\0' ||
+        parse_port(port_s) < 0 || parse_numeric(host, 0, &ss)) {
+        rc = eddy_listen(&servers[0], addr, backlog); /* one address (or an error) */
+        return rc != 0 ? rc : 1;
+    }
+    rc = resolve(host, port_s, AI_PASSIVE, &res);
+    if (rc != 0)
+        return rc;
+    rc = listen_each(servers, max, &n, res, backlog);
+    uv_freeaddrinfo(res);
+    if (rc != 0) {
+        while (n > 0)
+            eddy_close(servers[--n]);
+        return rc;
+    }
+    return (int)n;
 }
 
 int eddy_listen_fd(eddy_stream_t **server, int fd)
@@ -287,15 +400,29 @@ int eddy_listen_fd(eddy_stream_t **server, int fd)
 
 /* -------------------------------------------------------------- accepting */
 
+/* One accept4: 0 with *client, UV_EAGAIN when none is pending, or the
+ * error (UV_EMFILE, UV_ENFILE: the connection stays in the backlog). */
 static int take_connection(eddy_stream_t *server, eddy_stream_t **client)
 {
     eddy_stream_t *c;
-    int rc = eddy__stream_new(&c, server->kind);
+    uv_os_fd_t lfd;
+    int fd, rc = uv_fileno(&server->u.handle, &lfd);
+
     if (rc != 0)
         return rc;
-    rc = uv_accept(&server->u.stream, &c->u.stream);
-    server->incoming = false;
+    do
+        fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    rc = eddy__stream_new(&c, server->kind);
     if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    rc = c->kind == EDDY__STREAM_TCP ? uv_tcp_open(&c->u.tcp, fd) : uv_pipe_open(&c->u.pipe, fd);
+    if (rc != 0) {
+        close(fd);
         eddy__stream_discard(c);
         return rc;
     }
@@ -312,19 +439,26 @@ int eddy_accept(eddy_stream_t *server, eddy_stream_t **client)
     int rc;
 
     (void)t;
+    if (server->wpoll == NULL)
+        return UV_EINVAL; /* not a listener */
     for (;;) {
         if (server->closing)
             return EDDY_ECLOSED;
-        if (server->incoming) {
-            rc = take_connection(server, client);
-            if (rc != UV_EAGAIN)
-                return rc;
-        }
         if (server->listen_error != 0) {
             rc = server->listen_error;
             server->listen_error = 0;
             return rc;
         }
+        rc = take_connection(server, client);
+        if (rc != UV_EAGAIN) {
+            /* Other acceptors still wait: more connections may be pending. */
+            if (server->acceptors.len > 0)
+                uv_poll_start(server->wpoll, UV_READABLE, on_listen_readable);
+            return rc;
+        }
+        rc = uv_poll_start(server->wpoll, UV_READABLE, on_listen_readable);
+        if (rc != 0)
+            return rc;
         rc = eddy__waitq_park(&server->acceptors, &wt, EDDY_FOREVER);
         if (rc != 0)
             return rc; /* the server may be gone after EDDY_ECLOSED */
@@ -436,18 +570,30 @@ int eddy_tcp_keepalive(eddy_stream_t *s, bool on, unsigned delay_s)
     return uv_tcp_keepalive(&s->u.tcp, on, on && delay_s == 0 ? 1 : delay_s);
 }
 
+/* "unix:UID" from the peer's credentials, or "unix" without them. */
+static int unix_peer(const eddy_stream_t *s, char *buf, size_t len)
+{
+    struct ucred cred;
+    socklen_t credlen = sizeof(cred);
+    uv_os_fd_t fd;
+    int n;
+
+    if (uv_fileno(&s->u.handle, &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 && cred.pid != 0)
+        n = snprintf(buf, len, "unix:%u", (unsigned)cred.uid);
+    else
+        n = snprintf(buf, len, "unix");
+    return n < 0 || (size_t)n >= len ? UV_ENOBUFS : 0;
+}
+
 int eddy_stream_peer(const eddy_stream_t *s, char *buf, size_t len)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
     int rc;
 
-    if (s->kind == EDDY__STREAM_PIPE) {
-        if (len < sizeof("unix"))
-            return UV_ENOBUFS;
-        memcpy(buf, "unix", sizeof("unix"));
-        return 0;
-    }
+    if (s->kind == EDDY__STREAM_PIPE)
+        return unix_peer(s, buf, len);
     rc = uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &sslen);
     if (rc != 0)
         return rc;
