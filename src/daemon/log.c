@@ -23,8 +23,8 @@
 #define RL_MSG 512
 #define RL_WINDOW_MS 1000
 
-/* A record formatted at log_access_begin: the whole line but the byte
- * count, which goes at split once the response has left. */
+/* A record formatted at log_access_begin: the whole line but the status
+ * and the byte count, which go at split once the response has left. */
 typedef struct record {
     uint32_t split;
     uint32_t len;
@@ -251,12 +251,10 @@ static void drop(uint64_t n, const char *why)
 }
 
 /* Appends r's line with the byte count to the queue and wakes the writer. */
-static void enqueue(const record_t *r, uint64_t sent)
+static void enqueue(const record_t *r, int status, uint64_t sent)
 {
-    char num[24];
-    size_t nlen = sent ? http_fmt_u64(num, sent) : 1;
-    if (sent == 0)
-        num[0] = '-';
+    char num[LOG_STATUS_BYTES_MAX];
+    size_t nlen = log_format_status_bytes(num, status, sent);
     chunk_t *c = lg.tail;
     if (c == NULL || CHUNK_SIZE - c->len < r->len + nlen) {
         if ((c = chunk_get()) == NULL) {
@@ -536,15 +534,14 @@ uint64_t log_dropped(void)
 
 /* ---------------------------------------------------------- the records */
 
-void *log_access_begin(const http_request_t *req, int status, uint64_t planned)
+void *log_access_begin(const http_request_t *req)
 {
     char line[LOG_RECORD_MAX];
     uint32_t split;
 
-    (void)planned;
     if (!lg.running || lg.access_path == NULL)
         return NULL;
-    size_t len = log_format_combined(line, req, status, &split);
+    size_t len = log_format_combined(line, req, &split);
     record_t *r = malloc(sizeof(*r) + len);
     if (r == NULL) {
         drop(1, "out of memory");
@@ -556,13 +553,13 @@ void *log_access_begin(const http_request_t *req, int status, uint64_t planned)
     return r;
 }
 
-void log_access_end(void *rec, uint64_t sent)
+void log_access_end(void *rec, int status, uint64_t sent)
 {
     record_t *r = rec;
     if (r == NULL)
         return;
     /* The log may have been turned off or stopped since the record began. */
     if (lg.running && lg.access_path != NULL)
-        enqueue(r, sent);
+        enqueue(r, status, sent);
     free(r);
 }

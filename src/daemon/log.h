@@ -27,9 +27,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 
 /** Formats an access-log record for a response being staged (req is only
  *  valid now); NULL if the access log is off or the record is dropped. */
-void *log_access_begin(const http_request_t *req, int status, uint64_t planned);
-/** Completes and queues a record with the body bytes that actually left. */
-void log_access_end(void *rec, uint64_t sent);
+void *log_access_begin(const http_request_t *req);
+/** Completes and queues a record with the status sent and the body bytes
+ *  that actually left. */
+void log_access_end(void *rec, int status, uint64_t sent);
 
 /** A refused request (status >= 400) with its reason: one error-log line
  *  at info, rate-limited per reason. */

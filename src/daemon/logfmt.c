@@ -125,7 +125,7 @@ static size_t put_user(char *out, size_t cap, const http_request_t *req)
     return put_escaped(out, cap, cred, (size_t)(colon - cred), true);
 }
 
-size_t log_format_combined(char *o, const http_request_t *req, int status, uint32_t *split)
+size_t log_format_combined(char *o, const http_request_t *req, uint32_t *split)
 {
     size_t cap = LOG_RECORD_MAX - 1, n = 0;
     const char *peer = req->peer ? req->peer : "-";
@@ -146,13 +146,22 @@ size_t log_format_combined(char *o, const http_request_t *req, int status, uint3
         /* Refused before the request line was whole. */
         n += put(o + n, cap - n, "-\" ", 3);
     }
-    n += http_fmt_u64(o + n, (uint64_t)status);
-    n += put(o + n, cap - n, " ", 1);
     *split = (uint32_t)n;
     n += put(o + n, cap - n, " ", 1);
     n += put_header(o + n, room(cap, n, 300), req->hdr[HTTP_H_REFERER]);
     n += put(o + n, cap - n, " ", 1);
     n += put_header(o + n, room(cap, n, 1), req->hdr[HTTP_H_USER_AGENT]);
     o[n++] = '\n';
+    return n;
+}
+
+size_t log_format_status_bytes(char *out, int status, uint64_t sent)
+{
+    size_t n = http_fmt_u64(out, (uint64_t)status);
+    out[n++] = ' ';
+    if (sent == 0)
+        out[n++] = '-';
+    else
+        n += http_fmt_u64(out + n, sent);
     return n;
 }

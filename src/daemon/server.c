@@ -60,16 +60,16 @@ static void site_release(http_server_t *h, http_site_t *site)
     config_unref((config_t *)site);
 }
 
-static void *on_log_begin(http_server_t *h, const http_request_t *req, int status, uint64_t planned)
+static void *on_log_begin(http_server_t *h, const http_request_t *req)
 {
     (void)h;
-    return log_access_begin(req, status, planned);
+    return log_access_begin(req);
 }
 
-static void on_log_end(http_server_t *h, void *rec, uint64_t sent)
+static void on_log_end(http_server_t *h, void *rec, int status, uint64_t sent)
 {
     (void)h;
-    log_access_end(rec, sent);
+    log_access_end(rec, status, sent);
 }
 
 static void on_refused(http_server_t *h, const char *peer, int status, const char *reason)

@@ -16,10 +16,11 @@ typedef struct out_seg {
     int64_t off;
     void *ref;
     void (*release)(void *ref);
-    /* On a response's last segment: its access-log record (NULL: none) and
-     * its body length; the body is the response's tail. */
+    /* On a response's last segment: its access-log record (NULL: none),
+     * its status and its body length; the body is the response's tail. */
     void *rec;
     uint64_t body;
+    int status;
 } out_seg_t;
 
 #define OUT_SEGS 64
@@ -52,6 +53,7 @@ struct http_conn {
     int resp_status;
     bool resp_close; /* the staged head says Connection: close */
     unsigned resp_omit; /* HTTP_OMIT_*: defaults the handler replaces */
+    void *resp_rec;     /* a log record whose response was replaced */
     uint64_t resp_bytes;
     bool resp_failed; /* the response did not fit: answer 500 */
 

@@ -84,18 +84,19 @@ struct http_server {
     http_site_t *(*acquire)(http_server_t *srv);
     void (*release)(http_server_t *srv, http_site_t *site);
     /** A response was staged (for the access log): the record is formatted
-     *  now, while req is valid, and returned (NULL: not logged).  planned is
-     *  the body length the response announces.  For a request refused
+     *  now, while req is valid, and returned (NULL: not logged); the status
+     *  and the byte count are filled in by log_end.  For a request refused
      *  before its head was complete (400, 408, 414, 431, 501, 505), req
      *  holds only what arrived: method_name/target as far as known (length
      *  0 if nothing; the formatter may print "-"), no headers, path NULL,
      *  method -1. */
-    void *(*log_begin)(http_server_t *srv, const http_request_t *req, int status,
-                       uint64_t planned);
+    void *(*log_begin)(http_server_t *srv, const http_request_t *req);
     /** The response left, whole or cut (client gone, send timeout,
-     *  shutdown): sent is the body bytes that actually left.  Called exactly
-     *  once for every non-NULL record log_begin returned. */
-    void (*log_end)(http_server_t *srv, void *rec, uint64_t sent);
+     *  shutdown): status is the one sent (a request refused after its head,
+     *  413 on a chunked body say, replaces the handler's response), sent the
+     *  body bytes that actually left.  Called exactly once for every
+     *  non-NULL record log_begin returned. */
+    void (*log_end)(http_server_t *srv, void *rec, int status, uint64_t sent);
     /** A request was refused (status >= 400) by the parser, a check or a
      *  timeout: the reason in words, for the error log (rate-limited). */
     void (*refused)(http_server_t *srv, const char *peer, int status, const char *reason);

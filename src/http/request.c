@@ -448,7 +448,7 @@ void http__on_head(http_conn_t *c)
         http__send_continue(c);
     }
     if (c->srv->log_begin) {
-        void *rec = c->srv->log_begin(c->srv, &req, c->resp_status, c->resp_bytes);
+        void *rec = c->srv->log_begin(c->srv, &req);
         if (rec != NULL)
             http__response_log(c, rec); /* ends after the write */
     }
@@ -500,7 +500,7 @@ void http__refused(http_conn_t *c, int status, const char *reason)
     if (c->head_done || c->srv->log_begin == NULL)
         return; /* http__on_head logged the request */
     build_partial(c, &req);
-    void *rec = c->srv->log_begin(c->srv, &req, status, c->resp_bytes);
+    void *rec = c->srv->log_begin(c->srv, &req);
     if (rec != NULL)
         http__response_log(c, rec);
 }

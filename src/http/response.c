@@ -30,7 +30,7 @@ static void end_record(http_conn_t *c, out_seg_t *s, uint64_t sent)
     void *rec = s->rec;
     s->rec = NULL;
     if (rec != NULL && c->srv->log_end != NULL)
-        c->srv->log_end(c->srv, rec, sent);
+        c->srv->log_end(c->srv, rec, s->status, sent);
 }
 
 /* Ends the records of segments [0, n), of which the first `done` bytes
@@ -55,14 +55,29 @@ void http__response_log(http_conn_t *c, void *rec)
     if (last != NULL && last->rec == NULL) {
         last->rec = rec;
         last->body = c->resp_bytes;
+        last->status = c->resp_status;
         return;
     }
-    out_seg_t none = {.rec = rec, .fd = -1}; /* nothing staged will leave */
+    out_seg_t none = {.rec = rec, .fd = -1, .status = c->resp_status}; /* nothing will leave */
     end_record(c, &none, 0);
+}
+
+/* A response staged after its request was logged replaces the one the
+ * record was made for (a request refused after its head: 413 on a chunked
+ * body, 408 waiting for the body): the record moves to it, so that the log
+ * shows what was sent. */
+static void adopt_record(http_conn_t *c)
+{
+    void *rec = c->resp_rec;
+    if (rec != NULL) {
+        c->resp_rec = NULL;
+        http__response_log(c, rec);
+    }
 }
 
 void http__out_reset(http_conn_t *c)
 {
+    adopt_record(c);
     end_records(c, c->nsegs, 0);
     for (size_t i = 0; i < c->nsegs; i++)
         seg_release(&c->segs[i]);
@@ -74,6 +89,7 @@ void http__out_reset(http_conn_t *c)
 
 void http__commit(http_conn_t *c)
 {
+    adopt_record(c);
     c->ncommitted = c->nsegs;
     c->resp_seg = c->nsegs;
     c->resp_used = c->out_used;
@@ -195,6 +211,10 @@ static int add_seg(http_conn_t *c, out_seg_t seg)
 static void restart_response(http_conn_t *c, int status)
 {
     for (size_t i = c->resp_seg; i < c->nsegs; i++) {
+        if (c->segs[i].rec != NULL && c->resp_rec == NULL) {
+            c->resp_rec = c->segs[i].rec; /* adopt_record gives it to the new response */
+            c->segs[i].rec = NULL;
+        }
         end_record(c, &c->segs[i], 0);
         seg_release(&c->segs[i]);
     }

@@ -26,23 +26,39 @@ static http_request_t make_req(const char *target, const char *auth, const http_
     return req;
 }
 
-/* The record with the byte count "123" put in, NUL-terminated. */
+/* The record with the status and the byte count 123 put in,
+ * NUL-terminated. */
 static const char *format(const http_request_t *req, int status)
 {
-    static char out[LOG_RECORD_MAX + 32];
-    char line[LOG_RECORD_MAX];
+    static char out[LOG_RECORD_MAX + LOG_STATUS_BYTES_MAX];
+    char line[LOG_RECORD_MAX], mid[LOG_STATUS_BYTES_MAX];
     uint32_t split;
-    size_t len = log_format_combined(line, req, status, &split);
+    size_t len = log_format_combined(line, req, &split);
+    size_t mlen = log_format_status_bytes(mid, status, 123);
 
     ASSERT_LE(len, (size_t)LOG_RECORD_MAX);
     ASSERT_LT((size_t)split, len);
     ASSERT_EQ(line[len - 1], '\n');
     ASSERT_PTR_EQ(memchr(line, '\n', len - 1), NULL);
     memcpy(out, line, split);
-    memcpy(out + split, "123", 3);
-    memcpy(out + split + 3, line + split, len - split - 1);
-    out[len + 2] = '\0';
+    memcpy(out + split, mid, mlen);
+    memcpy(out + split + mlen, line + split, len - split - 1);
+    out[split + mlen + len - split - 1] = '\0';
     return out;
+}
+
+TEST_IMPL(logfmt_status_bytes)
+{
+    char out[LOG_STATUS_BYTES_MAX];
+    size_t n = log_format_status_bytes(out, 413, 0);
+    ASSERT_EQ(n, (size_t)5);
+    out[n] = '\0';
+    ASSERT_STR_EQ(out, "413 -");
+    n = log_format_status_bytes(out, 200, UINT64_MAX);
+    ASSERT_EQ(n, (size_t)24);
+    out[n] = '\0';
+    ASSERT_STR_EQ(out, "200 18446744073709551615");
+    return 0;
 }
 
 /* The $remote_user field of a GET with Authorization: auth. */

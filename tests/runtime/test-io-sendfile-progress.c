@@ -2,8 +2,10 @@
  * peer to take bytes, not the whole write: eddy_write and eddy_fs_sendfile
  * to a slow reader that keeps reading finish however long they take, and
  * to a reader that stops fail with UV_ETIMEDOUT about the timeout later,
- * with the bytes that left counted.  Concurrent writers take turns. */
+ * with the bytes that left counted.  Concurrent writers take turns, and
+ * TCP_CORK holds small writes back. */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,8 +20,8 @@
 
 typedef struct reader {
     eddy_stream_t *s;
-    size_t want;     /* stop after this many bytes (0: never read) */
-    uint64_t pause;  /* ms between reads */
+    size_t want;    /* stop after this many bytes (0: never read) */
+    uint64_t pause; /* ms between reads */
     size_t got;
     char first[2];   /* the first byte of each writer (turn test) */
     size_t switches; /* how often the byte value changed */
@@ -200,5 +202,33 @@ static int turns_main(void *arg)
 TEST_IMPL(io_write_turns_keep_writes_whole)
 {
     ASSERT_OK(eddy_run(turns_main, NULL));
+    return 0;
+}
+
+/* TCP_CORK holds a small write back (for up to 200 ms) until it is turned
+ * off, so that a head and the file after it share segments. */
+static int cork_main(void *arg)
+{
+    eddy_stream_t *rd, *wr;
+    struct pollfd p;
+    char buf[16];
+
+    test_tcp_pair(&rd, &wr);
+    ASSERT_OK(eddy_tcp_cork(wr, true));
+    ASSERT_OK(eddy_write_all(wr, "head", 4));
+    p.fd = eddy_stream_fd(rd);
+    p.events = POLLIN;
+    ASSERT_EQ(poll(&p, 1, 50), 0); /* held back */
+    ASSERT_OK(eddy_tcp_cork(wr, false));
+    ASSERT_EQ(eddy_read(rd, buf, sizeof(buf)), 4);
+    eddy_close(rd);
+    eddy_close(wr);
+    (void)arg;
+    return 0;
+}
+
+TEST_IMPL(io_tcp_cork_holds_small_writes)
+{
+    ASSERT_OK(eddy_run(cork_main, NULL));
     return 0;
 }
