@@ -107,6 +107,13 @@ typedef struct eddy_spawn_opts {
  *  diagnosed. */
 int eddy_run(eddy_task_fn main, void *arg);
 
+/** Gives the stacks this thread's pool keeps for reuse back to the system,
+ *  all but keep of each size.  Finished tasks' stacks are pooled (up to
+ *  1,024 of a size) with the pages they touched, so after a spike of tasks
+ *  (a burst of connections) a server calls this once the spike is over.
+ *  Returns how many stacks were released. */
+size_t eddy_stack_pool_trim(size_t keep);
+
 /** The loop of the running eddy_run, for starting libuv requests. */
 uv_loop_t *eddy_loop(void);
 

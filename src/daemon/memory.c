@@ -4,7 +4,9 @@
  * level.  Once the connections are gone, malloc_trim(0) gives back every
  * free page, also in the middle of the heap.  Trimming while the count
  * stays high would only make the next requests fault the pages in again,
- * so it waits for a large drop, and runs at most every TRIM_GAP_MS. */
+ * so it waits for a large drop, and runs at most every TRIM_GAP_MS.  The
+ * runtime's pool of finished tasks' stacks is trimmed with it: each pooled
+ * stack keeps the pages its task touched (~8 KiB of a connection's). */
 #include "config.h"
 
 #include <stdint.h>
@@ -19,6 +21,8 @@
 #define TRIM_GAP_MS 5000
 /* A drop worth a trim: at least this many connections, and half the peak. */
 #define TRIM_MIN_DROP 64
+/* Pooled stacks kept warm beyond the open connections' own. */
+#define TRIM_KEEP_STACKS 64
 
 static struct trimmer {
     uv_timer_t timer;
@@ -37,6 +41,8 @@ static void on_tick(uv_timer_t *t)
         tr->peak = n;
     if (tr->peak - n < TRIM_MIN_DROP || n > tr->peak / 2 || now - tr->last_ms < TRIM_GAP_MS)
         return;
+    /* The finished connections' stacks, pooled with their touched pages. */
+    eddy_stack_pool_trim(n + TRIM_KEEP_STACKS);
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif

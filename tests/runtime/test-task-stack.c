@@ -321,3 +321,45 @@ TEST_IMPL(stack_many_alive)
     ASSERT_OK(eddy_run(many_alive_main, NULL));
     return 0;
 }
+
+/* ------------------------------------------------------- pool trim */
+
+enum { NTRIM = 300, KEEP = 10 };
+
+static int trim_main(void *arg)
+{
+    eddy_task_t **ts = malloc(NTRIM * sizeof(*ts));
+    ASSERT_NOT_NULL(ts);
+    eddy_stack_pool_trim(0); /* whatever earlier tasks left */
+    for (int i = 0; i < NTRIM; i++)
+        ASSERT_OK(eddy_spawn(&ts[i], sleep_forever, NULL, NULL));
+    ASSERT_OK(eddy_sleep(1));
+    ASSERT_EQ(alive, NTRIM);
+    for (int i = 0; i < NTRIM; i++)
+        eddy_cancel(ts[i]);
+    for (int i = 0; i < NTRIM; i++) {
+        ASSERT_ERR(eddy_join(ts[i], NULL), UV_ECANCELED);
+        eddy_detach(ts[i]);
+    }
+    /* Every finished task's stack is pooled: all but KEEP go back. */
+    ASSERT_EQ(eddy_stack_pool_trim(KEEP), (size_t)(NTRIM - KEEP));
+    ASSERT_EQ(eddy_stack_pool_trim(KEEP), (size_t)0);
+    /* Spawning still works, from what was kept and from new stacks. */
+    for (int i = 0; i < 2 * KEEP; i++)
+        ASSERT_OK(eddy_spawn(&ts[i], sleep_forever, NULL, NULL));
+    ASSERT_OK(eddy_sleep(1));
+    ASSERT_EQ(alive, 2 * KEEP);
+    for (int i = 0; i < 2 * KEEP; i++) {
+        eddy_cancel(ts[i]);
+        ASSERT_ERR(eddy_join(ts[i], NULL), UV_ECANCELED);
+        eddy_detach(ts[i]);
+    }
+    free(ts);
+    return 0;
+}
+
+TEST_IMPL(stack_pool_trim)
+{
+    ASSERT_OK(eddy_run(trim_main, NULL));
+    return 0;
+}

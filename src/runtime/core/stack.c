@@ -305,6 +305,23 @@ void eddy__stack_put(eddy__stack_t *s)
     b->len++;
 }
 
+size_t eddy_stack_pool_trim(size_t keep)
+{
+    size_t released = 0;
+    for (int i = 0; i < POOL_BUCKETS; i++) {
+        bucket_t *b = &pool[i];
+        while (b->len > keep && b->head != NULL) {
+            free_stack_t *f = b->head;
+            eddy__stack_t s = f->s;
+            b->head = f->next;
+            b->len--;
+            release(&s);
+            released++;
+        }
+    }
+    return released;
+}
+
 void eddy__stack_pool_drain(void)
 {
     for (int i = 0; i < POOL_BUCKETS; i++) {
