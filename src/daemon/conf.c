@@ -398,9 +398,9 @@ static void finish_route(parse_t *p)
         if (strcmp(kv->key, "type") == 0)
             continue;
         if (strcmp(kv->key, "header") == 0) {
-            const char *why = route_add_header(r, kv->value);
+            const char *why = header_conflict(p, kv->value);
             if (why == NULL)
-                why = header_conflict(p, kv->value);
+                why = route_add_header(r, kv->value);
             if (why != NULL) {
                 ERR_AT(p, kv->line, "header '%s': %s", kv->value, why);
                 bad = true;
@@ -656,7 +656,7 @@ static void key_log(parse_t *p, const char *key, const char *v)
         }
         ERR_AT(p, p->line, "level: '%s' is not one of debug, info, warn, error", v);
     } else if (strcmp(key, "buffer") == 0) {
-        key_size(p, &p->cfg->log_buffer, key, v, 64 * 1024, 1024 * 1024 * 1024);
+        key_size(p, &p->cfg->log_buffer, key, v, 128 * 1024, 1024 * 1024 * 1024);
     } else if (strcmp(key, "time") == 0) {
         if (strcmp(v, "local") == 0 || strcmp(v, "utc") == 0)
             p->cfg->log_time_local = strcmp(v, "local") == 0;

@@ -13,8 +13,11 @@
  * tail of the last response still in flight. */
 #include "config.h"
 
+#include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "http/conn.h"
 
@@ -311,6 +314,26 @@ static void linger(http_conn_t *c, uint64_t ms)
     eddy_timeout_leave(&total);
 }
 
+/* Whether a close could destroy a response with a reset, as nginx decides
+ * it: the client may still be sending (input left unparsed, a body not
+ * read to its end, bytes waiting in the socket), or the last response is
+ * still in flight, so that what the client sends next would be answered
+ * with a reset.  Otherwise the close is plain: no wait for a client that
+ * keeps its connection open (a pool's idle connection at shutdown). */
+static bool linger_needed(http_conn_t *c)
+{
+    int fd = eddy_stream_fd(c->stream), unsent = 0;
+    char b;
+
+    if (c->in_parsed < c->in_end || c->in_message)
+        return true;
+    if (fd < 0)
+        return false;
+    if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+        return true;
+    return ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent > 0;
+}
+
 void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
 {
     http_conn_t *c = calloc(1, sizeof(*c));
@@ -351,6 +374,7 @@ void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
             eddy_shield_leave();
         }
     }
+    lingering = lingering && linger_needed(c);
     uint64_t linger_ms = lingering && acquire_site(c) == 0 ? c->site->limits.linger_ms : 0;
     release_site(c);
     if (linger_ms > 0)

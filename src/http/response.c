@@ -140,7 +140,7 @@ static int write_segs(http_conn_t *c, size_t n)
                 rc = UV_EPIPE; /* the file shrank: the framing is broken */
         }
     }
-    if (cork)
+    if (cork && rc != EDDY_ECLOSED) /* closed: the stream may be gone */
         eddy_tcp_cork(c->stream, false); /* sends what is held */
     end_records(c, n, done);
     for (size_t j = 0; j < n; j++)

@@ -210,10 +210,13 @@ static void redir_free(route_t *r)
     free(((redir_t *)r->state)->location);
 }
 
+static const char *const redirect_headers[] = {"Location", NULL};
+
 const route_type_t route_redirect = {
     .name = "redirect",
     .state_size = sizeof(redir_t),
     .any_method = true,
+    .own_headers = redirect_headers,
     .set = redir_set,
     .check = redir_check,
     .handle = redir_handle,

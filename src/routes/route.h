@@ -16,6 +16,9 @@ typedef struct route_type {
     const char *name;
     size_t state_size; /* bytes of private state allocated after the route */
     bool any_method;   /* else GET and HEAD only */
+    /** Headers the type writes itself (NULL-terminated; NULL: none): a
+     *  configured copy would appear twice, so `header =` refuses them. */
+    const char *const *own_headers;
     /** Takes one key of the type's section: 0, 1 if the key is not the
      *  type's, -1 with *err set for a bad value. */
     int (*set)(route_t *r, const char *key, const char *value, const char **err);

@@ -465,10 +465,18 @@ static int st_handle(route_t *r, http_conn_t *c, const http_request_t *req)
     return rc;
 }
 
+/* Validators, ranges, encodings, the directory redirect's Location, the
+ * 405's Allow. */
+static const char *const static_headers[] = {
+    "ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Content-Encoding",
+    "Vary", "Location",      "Allow",         NULL,
+};
+
 const route_type_t route_static = {
     .name = "static",
     .state_size = sizeof(stat_route_t),
     .any_method = false,
+    .own_headers = static_headers,
     .set = st_set,
     .check = st_check,
     .handle = st_handle,

@@ -71,6 +71,10 @@ static const char *check_header_name(route_t *r, const char *name, size_t len)
                    "Connection, Keep-Alive, Upgrade, TE, Trailer, Proxy-Connection) are "
                    "the server's own";
     }
+    for (const char *const *o = r->type->own_headers; o != NULL && *o != NULL; o++) {
+        if (strlen(*o) == len && strncasecmp(*o, name, len) == 0)
+            return "the route type writes this header itself";
+    }
     for (size_t i = 0; i < sizeof(replaceable) / sizeof(replaceable[0]); i++) {
         if (strlen(replaceable[i].name) == len &&
             strncasecmp(replaceable[i].name, name, len) == 0) {

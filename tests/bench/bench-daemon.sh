@@ -12,6 +12,10 @@
 # filled in with BENCH_DIR (default /tmp/eddy-bench-daemon: the files
 # served, the logs) and the ports below.  `1` as the duration is a smoke
 # test of the script, not a measurement.
+#
+# BENCH_LARGE=1 measures large files instead (eddy beside nginx): 1 MiB and
+# 50 MB files to 10 and 100 connections, requests/s and per CPU-second
+# (use 10 s runs or more: a 50 MB response takes seconds).
 set -u
 secs=${1:-5}
 eddy=${2:-./eddy}
@@ -29,6 +33,9 @@ mkdir -p "$D/www" "$D/nginx-tmp"
 printf 'Hello, World!' > "$D/www/hello.txt"
 head -c 4096 /dev/zero | tr '\0' 'a' > "$D/www/4k.txt"
 [ -f "$D/www/1m.bin" ] || head -c 1048576 /dev/urandom > "$D/www/1m.bin"
+if [ "${BENCH_LARGE:-0}" = 1 ] && [ ! -f "$D/www/50m.bin" ]; then
+    head -c 50000000 /dev/urandom > "$D/www/50m.bin"
+fi
 cat > "$D/eddy.ini" <<INI
 [server]
 listen = 127.0.0.1:${port[eddy]}
@@ -107,6 +114,16 @@ scenario() {
     done
     turn=$((turn + 1))
 }
+
+if [ "${BENCH_LARGE:-0}" = 1 ]; then
+    for c in 10 100; do
+        conns=$c
+        echo "## large files: requests per server CPU-second ($secs s runs, $conns connections)"
+        scenario "static file, 1 MiB" /1m.bin 1 eddy nginx
+        scenario "static file, 50 MB" /50m.bin 1 eddy nginx
+    done
+    exit 0
+fi
 
 echo "## requests per server CPU-second ($secs s runs, $conns connections)"
 scenario "keep-alive, 13-byte fixed response" /plaintext 1 eddy nginx ceiling

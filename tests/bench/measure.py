@@ -43,7 +43,10 @@ def main():
         sys.exit(__doc__)
     pid, url, secs, conns = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     depth = int(sys.argv[5]) if len(sys.argv) > 5 else 1
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c" + conns, "-d" + secs + "s", url]
+    # Large files take seconds each: wrk's 2 s default would count them as
+    # timeouts.
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c" + conns, "-d" + secs + "s", "--timeout",
+           os.environ.get("BENCH_WRK_TIMEOUT", "30s"), url]
     if depth > 1:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline.lua")
         cmd += ["-s", script, "--", str(depth)]

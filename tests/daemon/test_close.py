@@ -143,7 +143,8 @@ def time_to_reset(c, limit):
 def _():
     d = daemon("linger1", linger="1s")
     with d.conn() as c:
-        c.req("GET", "/small.txt", headers=[("Connection", "close")])
+        # A byte after the request: the client is still sending, so eddy lingers.
+        c.send(build_request("GET", "/small.txt", headers=[("Connection", "close")]) + b"x")
         r = c.read_response()
         eq(r.body, b"small\n", "body")
         closed, extra = c.wait_closed()
@@ -156,7 +157,7 @@ def _():
 def _():
     d = daemon("linger1s", linger="1s")
     with d.conn() as c:
-        c.req("GET", "/small.txt", headers=[("Connection", "close")])
+        c.send(build_request("GET", "/small.txt", headers=[("Connection", "close")]) + b"x")
         c.read_response()
         c.wait_closed()
         time.sleep(1.5 * SCALE)
@@ -180,7 +181,7 @@ def _():
 def _():
     d = daemon("lingerterm", linger="30s", shutdown="1s")
     with d.conn() as c:
-        c.req("GET", "/small.txt", headers=[("Connection", "close")])
+        c.send(build_request("GET", "/small.txt", headers=[("Connection", "close")]) + b"x")
         c.read_response()
         c.wait_closed()
         c.send(b"x")
@@ -188,6 +189,31 @@ def _():
         d.send_signal(signal.SIGTERM)
         ok(d.wait_exit(scaled(5)) is not None, "eddy exited")
         less(time.monotonic() - t0, scaled(3), "seconds to exit")
+
+
+@suite.test("nothing left to read: a plain close, no linger")
+def _():
+    d = daemon("nolinger", linger="30s")
+    with d.conn() as c:
+        c.req("GET", "/small.txt", headers=[("Connection", "close")])
+        c.read_response()
+        c.wait_closed()
+        time.sleep(0.3)
+        t = time_to_reset(c, scaled(3))
+        less(t, scaled(1), "seconds until a reset (linger = 30s must not apply)")
+
+
+@suite.test("SIGTERM with an idle keep-alive client: eddy exits at once, no linger")
+def _():
+    d = daemon("idleterm", linger="30s", shutdown="10s")
+    with d.conn() as c:
+        c.req("GET", "/small.txt")
+        eq(c.read_response().status, 200, "status")
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        eq(d.wait_exit(scaled(5)), 0, "exit code")
+        less(time.monotonic() - t0, scaled(1), "seconds to exit")
 
 
 suite.run()

@@ -253,6 +253,18 @@ def _():
                   "cache_control")
 
 
+@suite.test("header = one the route type writes itself (static ETag, Location...): refused by -t")
+def _():
+    for name in ("ETag: \"x\"", "Last-Modified: x", "Location: /y", "Vary: Accept", "Allow: GET"):
+        check_refused("own-" + name.split(":")[0], "[route /s/]\ntype = static\nroot = {www}\n"
+                      "header = %s\n" % name, 4, "writes this header itself")
+    # A return route writes no Location: a configured one is its own.
+    path = conf_file("own-ret", "[route /r]\ntype = return\nstatus = 301\n"
+                     "header = Location: /there\n", False)
+    rc, out, err = run_eddy(["-t", "-c", path])
+    eq(rc, 0, "-t exit code (%s)" % (out + err).strip())
+
+
 def one_of_each(r, expect, what):
     for name, value in expect.items():
         eq(r.hs(name) if hasattr(r, "hs") else [v for k, v in r.headers

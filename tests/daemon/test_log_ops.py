@@ -123,7 +123,7 @@ def _():
     rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     got = bytearray()
     try:
-        d, _, err = start("stall", log=fifo, extra="buffer = 64k")
+        d, _, err = start("stall", log=fifo, extra="buffer = 128k")
         n = 4000
         t0 = time.monotonic()
         pipelined(d, n, batch=500)
@@ -145,7 +145,7 @@ def _():
     finally:
         os.close(rfd)
     lines = got.decode("utf-8", "replace").splitlines()
-    ok(dropped > 0, "some records dropped with a 64k buffer and a stalled pipe")
+    ok(dropped > 0, "some records dropped with a 128k buffer and a stalled pipe")
     ok(written > 500, "records written (%d): about a pipe's worth" % written)
     eq(written + dropped, n + 1, "records written + dropped (%d requests + the health check)"
        % n)

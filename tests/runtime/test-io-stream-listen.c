@@ -104,6 +104,11 @@ static int emfile_main(void *arg)
 
 TEST_IMPL(io_stream_accept_emfile)
 {
+    /* valgrind keeps descriptors of its own above the soft limit and
+     * hands out the ones the test counts on. */
+    const char *wrapper = getenv("EDDY_TEST_WRAPPER");
+    if (wrapper != NULL && strstr(wrapper, "valgrind") != NULL)
+        return TEST_SKIP;
     ASSERT_OK(eddy_run(emfile_main, NULL));
     return 0;
 }

@@ -91,6 +91,12 @@ static int send_locked(eddy_stream_t *out, int sock, int fd, off_t off, size_t l
                 eddy__sendfile_waits++;
                 unyielded = 0;
                 rc = eddy__stream_wait_writable(out);
+                if (rc < 0 && eddy__stream_no_wpoll(out, rc)) {
+                    /* No descriptor for the wait (EMFILE): chunks through
+                     * libuv's write queue, which needs none. */
+                    use_sendfile = false;
+                    rc = 0;
+                }
                 continue;
             }
             if (errno != EINVAL && errno != ENOSYS) {

@@ -413,6 +413,8 @@ static int write_as_room_comes(eddy_stream_t *s, uv_buf_t *rest, size_t n, size_
 {
     for (;;) {
         int rc = eddy__stream_wait_writable(s);
+        if (rc < 0 && eddy__stream_no_wpoll(s, rc))
+            return write_queued(s, rest, n, 0, sent); /* libuv's queue needs no descriptor */
         if (rc < 0) {
             /* Closed, s may be gone already. */
             if (rc != EDDY_ECLOSED && !s->closing)
@@ -586,6 +588,12 @@ static int wpoll_open(eddy_stream_t *s)
     }
     s->wpoll->data = s;
     return 0;
+}
+
+bool eddy__stream_no_wpoll(const eddy_stream_t *s, int rc)
+{
+    return (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOMEM) && rc != EDDY_ECLOSED &&
+           !s->closing && s->wpoll == NULL;
 }
 
 int eddy__stream_wait_writable(eddy_stream_t *s)

@@ -53,6 +53,10 @@ void eddy__stream_discard(eddy_stream_t *s);
  *  the stream's send timeout, EDDY_ECLOSED, UV_EBUSY (another task waits),
  *  or the task's interruption. */
 int eddy__stream_wait_writable(eddy_stream_t *s);
+/** True if eddy__stream_wait_writable failed with rc because the poll's
+ *  descriptor could not be had (EMFILE, ENFILE, ENOMEM): the caller writes
+ *  through libuv's queue instead, which needs no descriptor. */
+bool eddy__stream_no_wpoll(const eddy_stream_t *s, int rc);
 /** Takes the stream's write turn (FIFO, handed over): 0, EDDY_ECLOSED or
  *  the task's interruption. */
 int eddy__stream_wlock(eddy_stream_t *s);

@@ -105,8 +105,11 @@ static int parse_port(const char *s)
  * eddy_accept's caller, which can say so, and the connections wait in the
  * backlog until descriptors free up (as in nginx).  Readiness comes from a
  * uv_poll on a dup of the socket (s->wpoll and s->wfd, which a listener
- * does not otherwise use), started only while a task waits in eddy_accept:
- * it is level-triggered, so nobody waiting must mean nobody polling. */
+ * does not otherwise use), started when a task waits in eddy_accept and
+ * stopped when it fires with nobody waiting: it is level-triggered, so
+ * nobody waiting must soon mean nobody polling (at max_connections the
+ * acceptor waits elsewhere).  In between it stays on, so that a busy
+ * acceptor costs no epoll_ctl per connection. */
 
 static void on_listen_readable(uv_poll_t *p, int status, int events)
 {
@@ -114,9 +117,17 @@ static void on_listen_readable(uv_poll_t *p, int status, int events)
     (void)events;
     if (status < 0)
         s->listen_error = status;
-    eddy__waitq_wake_one(&s->acceptors, 0);
-    if (s->acceptors.len == 0)
+    if (!eddy__waitq_wake_one(&s->acceptors, 0))
         uv_poll_stop(p);
+}
+
+/* uv_poll_start re-registers an active poll (epoll_ctl twice): only when
+ * stopped. */
+static int listen_poll(eddy_stream_t *s)
+{
+    if (uv_is_active((uv_handle_t *)s->wpoll))
+        return 0;
+    return uv_poll_start(s->wpoll, UV_READABLE, on_listen_readable);
 }
 
 static int start_listening(eddy_stream_t *s, int backlog, eddy_stream_t **server)
@@ -453,10 +464,10 @@ int eddy_accept(eddy_stream_t *server, eddy_stream_t **client)
         if (rc != UV_EAGAIN) {
             /* Other acceptors still wait: more connections may be pending. */
             if (server->acceptors.len > 0)
-                uv_poll_start(server->wpoll, UV_READABLE, on_listen_readable);
+                listen_poll(server);
             return rc;
         }
-        rc = uv_poll_start(server->wpoll, UV_READABLE, on_listen_readable);
+        rc = listen_poll(server);
         if (rc != 0)
             return rc;
         rc = eddy__waitq_park(&server->acceptors, &wt, EDDY_FOREVER);
