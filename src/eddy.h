@@ -565,6 +565,74 @@ int eddy_queue_join(eddy_queue_t *q);
  *  down without immediate and drain with eddy_queue_get_nowait instead. */
 void eddy_queue_shutdown(eddy_queue_t *q, bool immediate);
 
+/* ---------------------------------------------------------------- Channels */
+
+/* Go's channels and Trio's memory channels: items of a fixed size, copied
+ * by value.  A rendezvous channel (capacity 0) completes a send only when a
+ * receiver takes the item; a buffered one holds up to capacity items.
+ * Passing an item to a waiting task never allocates: it is copied straight
+ * from the sender's memory to the receiver's.  Waits are interruptible
+ * (UV_ECANCELED, UV_ETIMEDOUT from a timeout scope), served in FIFO order,
+ * and a call woken with its item sent or received returns 0 even if a
+ * cancellation arrives before it runs (delivered at the next wait): an
+ * interrupted call neither loses nor duplicates an item.  Callable from
+ * one loop's thread only; the try_ forms also from libuv callbacks. */
+typedef struct eddy_chan {
+    char *buf;        /* capacity * item_size bytes, a ring */
+    size_t capacity;  /* 0: rendezvous */
+    size_t item_size; /* bytes copied per item (0 allowed: a signal) */
+    size_t head, len; /* ring index of the oldest item, items held */
+    eddy__waitq_t senders, receivers;
+    bool closed;
+} eddy_chan_t;
+
+/** Prepares ch for items of item_size bytes, buffering up to capacity of
+ *  them (0: unbuffered, every send meets a receiver): 0 or UV_ENOMEM. */
+int eddy_chan_init(eddy_chan_t *ch, size_t capacity, size_t item_size);
+/** Frees the buffer; tasks still waiting are woken with EDDY_ECLOSED as by
+ *  eddy_chan_close (buffered items are forgotten). */
+void eddy_chan_destroy(eddy_chan_t *ch);
+/** Copies *item into the channel, waiting for buffer room or, unbuffered,
+ *  for a receiver: 0, EDDY_ECLOSED (closed before or while waiting: the
+ *  item was not sent), UV_ECANCELED or UV_ETIMEDOUT. */
+int eddy_chan_send(eddy_chan_t *ch, const void *item);
+/** Receives the next item into *item, waiting for one: 0, EDDY_ECLOSED
+ *  once the channel is closed and drained, UV_ECANCELED or UV_ETIMEDOUT. */
+int eddy_chan_recv(eddy_chan_t *ch, void *item);
+/** Sends if that needs no wait: 0, UV_EAGAIN or EDDY_ECLOSED. */
+int eddy_chan_try_send(eddy_chan_t *ch, const void *item);
+/** Receives if an item is there (buffered, or a waiting sender's): 0,
+ *  UV_EAGAIN or EDDY_ECLOSED (closed and drained). */
+int eddy_chan_try_recv(eddy_chan_t *ch, void *item);
+/** Closes ch (trio's aclose on the send side): sends fail with
+ *  EDDY_ECLOSED from now on, waiting senders wake with it, and receivers
+ *  get the buffered items first, then EDDY_ECLOSED.  Idempotent. */
+void eddy_chan_close(eddy_chan_t *ch);
+/** Items buffered in ch. */
+size_t eddy_chan_len(const eddy_chan_t *ch);
+
+/** An operation's direction in eddy_select. */
+enum { EDDY_SEND = 1, EDDY_RECV = 2 };
+
+/** One case of eddy_select.  A NULL chan is never ready (Go's nil
+ *  channel), which switches a case off without rebuilding the array. */
+typedef struct eddy_chan_op {
+    eddy_chan_t *chan;
+    int dir;    /* EDDY_SEND or EDDY_RECV */
+    void *item; /* the item to send, or where to receive one */
+    int status; /* out, for the op that completed: 0 or EDDY_ECLOSED */
+} eddy_chan_op_t;
+
+/** Go's select: performs exactly one of the n operations, waiting at most
+ *  timeout_ms (EDDY_FOREVER: no bound; 0: only if one is ready now), and
+ *  returns its index, with ops[i].status 0 or EDDY_ECLOSED (a closed
+ *  channel is always ready: recv once drained, send at once).  When
+ *  several are ready, one is picked at random.  Otherwise UV_ETIMEDOUT,
+ *  UV_ECANCELED (timeout scopes apply too), UV_EINVAL (a bad dir),
+ *  UV_ENOMEM (more than 16 ops and no memory for the waiters), or
+ *  EDDY_ENOTASK (it would wait outside a task; timeout 0 works there). */
+int eddy_select(eddy_chan_op_t *ops, size_t n, uint64_t timeout_ms);
+
 /* ----------------------------------------------------------------- Threads */
 
 /** A function run on libuv's thread pool by eddy_to_thread. */

@@ -1,4 +1,4 @@
-/* Microbenchmarks of the sync primitives and queues; each prints
+/* Microbenchmarks of the sync primitives, queues and channels; each prints
  * `name<TAB>ns_per_op<TAB>ops` (tests/bench/bench_sync_asyncio.py measures
  * the same in asyncio).
  *
@@ -107,6 +107,84 @@ static void queue_pingpong(uint64_t n)
     eddy_queue_destroy(&e.rep);
 }
 
+/* --------------------------------------------------------------- channels */
+
+typedef struct chan_bench {
+    eddy_chan_t ch[4];
+    uint64_t n;
+} chan_bench_t;
+
+/* Sends 1..n, round-robin over the first nchans channels. */
+static int chan_producer_n(chan_bench_t *cb, size_t nchans)
+{
+    for (uint64_t i = 0; i < cb->n; i++) {
+        uint64_t v = i + 1;
+        CHECK(eddy_chan_send(&cb->ch[i % nchans], &v));
+    }
+    return 0;
+}
+
+static int chan_producer(void *arg)
+{
+    return chan_producer_n(arg, 1);
+}
+
+static int chan_producer4(void *arg)
+{
+    return chan_producer_n(arg, 4);
+}
+
+static int chan_consumer(void *arg)
+{
+    chan_bench_t *cb = arg;
+    uint64_t sum = 0, v;
+    for (uint64_t i = 0; i < cb->n; i++) {
+        CHECK(eddy_chan_recv(&cb->ch[0], &v));
+        sum += v;
+    }
+    return sum == cb->n * (cb->n + 1) / 2 ? 0 : -1;
+}
+
+/* Receives every item through a select over the four channels. */
+static int select_consumer(void *arg)
+{
+    chan_bench_t *cb = arg;
+    uint64_t sum = 0, v[4];
+    eddy_chan_op_t ops[4];
+
+    for (int i = 0; i < 4; i++)
+        ops[i] = (eddy_chan_op_t){.chan = &cb->ch[i], .dir = EDDY_RECV, .item = &v[i]};
+    for (uint64_t i = 0; i < cb->n; i++) {
+        int k = eddy_select(ops, 4, EDDY_FOREVER);
+        if (k < 0)
+            CHECK(k);
+        sum += v[k];
+    }
+    return sum == cb->n * (cb->n + 1) / 2 ? 0 : -1;
+}
+
+/* A producer task and a consumer task pass n items through channels of
+ * capacity cap (0: rendezvous, every item a handoff between the two). */
+static void chan_run(const char *name, size_t cap, uint64_t n, eddy_task_fn prod, eddy_task_fn cons)
+{
+    chan_bench_t cb = {.n = n};
+    eddy_task_t *p, *c;
+    uint64_t t0;
+
+    for (int i = 0; i < 4; i++)
+        CHECK(eddy_chan_init(&cb.ch[i], cap, sizeof(uint64_t)));
+    t0 = bench_ns();
+    CHECK(eddy_spawn(&c, cons, &cb, NULL));
+    CHECK(eddy_spawn(&p, prod, &cb, NULL));
+    CHECK(eddy_join(p, NULL));
+    CHECK(eddy_join(c, NULL));
+    bench_report(name, bench_ns() - t0, n);
+    eddy_detach(p);
+    eddy_detach(c);
+    for (int i = 0; i < 4; i++)
+        eddy_chan_destroy(&cb.ch[i]);
+}
+
 /* ------------------------------------------------------------------- lock */
 
 static eddy_lock_t lock;
@@ -212,6 +290,10 @@ static int bench_main(void *arg)
     lock_contended(1000000 * scale);
     sem_uncontended(20000000 * scale);
     event_pingpong(1000000 * scale);
+    chan_run("chan_handoff", 0, 1000000 * scale, chan_producer, chan_consumer);
+    chan_run("chan_handoff_cap64", 64, 4000000 * scale, chan_producer, chan_consumer);
+    chan_run("select4_handoff", 0, 1000000 * scale, chan_producer4, select_consumer);
+    chan_run("select4_cap64", 64, 4000000 * scale, chan_producer4, select_consumer);
     return 0;
 }
 

@@ -105,6 +105,38 @@ async def event_pingpong(n):
     await t
 
 
+async def select4(name, maxsize, n):
+    """Go's select has no asyncio form; its nearest is asyncio.wait over one
+    get task per queue, FIRST_COMPLETED, renewing only the tasks that
+    finished (cheaper than racing four fresh gets and cancelling three)."""
+    qs = [asyncio.Queue(maxsize) for _ in range(4)]
+
+    async def producer():
+        for i in range(n):
+            await qs[i % 4].put(i + 1)
+
+    async def consumer():
+        total = got = 0
+        getters = {asyncio.ensure_future(q.get()): k for k, q in enumerate(qs)}
+        while got < n:
+            done, _ = await asyncio.wait(getters, return_when=asyncio.FIRST_COMPLETED)
+            for f in done:
+                k = getters.pop(f)
+                total += f.result()
+                got += 1
+                getters[asyncio.ensure_future(qs[k].get())] = k
+        for f in getters:
+            f.cancel()
+        assert total == n * (n + 1) // 2
+
+    t0 = time.perf_counter_ns()
+    c = asyncio.create_task(consumer())
+    p = asyncio.create_task(producer())
+    await p
+    await c
+    report(name, time.perf_counter_ns() - t0, n)
+
+
 async def main():
     await queue_handoff("queue_handoff_max1", 1, 50000 * SCALE)
     await queue_handoff("queue_handoff_max64", 64, 200000 * SCALE)
@@ -113,6 +145,11 @@ async def main():
     await lock_contended(50000 * SCALE)
     await sem_uncontended(1000000 * SCALE)
     await event_pingpong(50000 * SCALE)
+    # asyncio has no channel: a Queue(1) is its nearest rendezvous.
+    await queue_handoff("chan_handoff", 1, 50000 * SCALE)
+    await queue_handoff("chan_handoff_cap64", 64, 200000 * SCALE)
+    await select4("select4_handoff", 1, 50000 * SCALE)
+    await select4("select4_cap64", 64, 200000 * SCALE)
 
 
 if __name__ == "__main__":
