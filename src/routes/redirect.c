@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/path.h"
 #include "routes/route.h"
 
 typedef struct redir {
@@ -53,35 +54,13 @@ static size_t var_at(const char *s, enum var *v)
     return n + 2 * brace;
 }
 
-/* Appends s percent-encoded: every byte but those keep() allows. */
-static char *encode(char *o, const char *s, size_t len, bool (*keep)(unsigned char))
+/* Appends s percent-encoded (http_uri_encode): a decoded path keeps RFC
+ * 3986's pchar and '/'; a target or query as sent (raw) keeps '%', '?'
+ * too, as it is encoded already.  out has room (location_max). */
+static char *encode(char *o, const char *s, size_t len, int raw)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (keep(ch)) {
-            *o++ = (char)ch;
-        } else {
-            *o++ = '%';
-            *o++ = hex[ch >> 4];
-            *o++ = hex[ch & 15];
-        }
-    }
-    return o;
-}
-
-/* A decoded path segment's bytes that stay as they are (RFC 3986 pchar
- * and '/'); '%', '?' and '#' are encoded. */
-static bool keep_path(unsigned char ch)
-{
-    return isalnum(ch) || (ch != 0 && strchr("-._~!$&'()*+,;=:@/", ch) != NULL);
-}
-
-/* Bytes of a target as sent that may stay: printable ASCII but those a URI
- * never holds; '%' stays, as it already encodes. */
-static bool keep_raw(unsigned char ch)
-{
-    return ch > ' ' && ch < 127 && strchr("\"<>\\^`{|}#", ch) == NULL;
+    long n = http_uri_encode(s, len, o, 3 * len + 1, raw);
+    return o + (n > 0 ? n : 0);
 }
 
 /* Writes the location for req into out (at least location_len(req) bytes);
@@ -101,24 +80,24 @@ static size_t expand(const route_t *r, const http_request_t *req, char *out)
         switch (v) {
         case VAR_REQUEST_URI:
             if (req->target_len > 0 && req->target[0] == '/') {
-                o = encode(o, req->target, req->target_len, keep_raw);
+                o = encode(o, req->target, req->target_len, 1);
                 break;
             }
             /* An absolute-form target: its path and query. */
-            o = encode(o, req->path, req->path_len, keep_path);
+            o = encode(o, req->path, req->path_len, 0);
             if (req->query != NULL) {
                 *o++ = '?';
-                o = encode(o, req->query, req->query_len, keep_raw);
+                o = encode(o, req->query, req->query_len, 1);
             }
             break;
         case VAR_REST: {
             size_t skip = r->match_len < req->path_len ? r->match_len : req->path_len;
-            o = encode(o, req->path + skip, req->path_len - skip, keep_path);
+            o = encode(o, req->path + skip, req->path_len - skip, 0);
             break;
         }
         case VAR_QUERY:
             if (req->query != NULL)
-                o = encode(o, req->query, req->query_len, keep_raw);
+                o = encode(o, req->query, req->query_len, 1);
             break;
         case VAR_IS_ARGS:
             if (req->query != NULL && req->query_len > 0)
