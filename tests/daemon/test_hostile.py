@@ -222,7 +222,8 @@ def _():
             r, t0 = None, time.monotonic()
             r = dd.get("/health")
             eq(r.status, 200, "status with 300 idle connections")
-            less(time.monotonic() - t0, scaled(0.2), "latency (s)")
+            # Generous for ASan builds running two test files at once.
+            less(time.monotonic() - t0, scaled(0.5), "latency (s)")
         deadline = time.monotonic() + 2 + scaled(3)
         for i, c in enumerate(idle):
             closed, _ = c.wait_closed(max(0.1, deadline - time.monotonic()))
