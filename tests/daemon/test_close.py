@@ -165,16 +165,21 @@ def _():
         less(t, scaled(1), "seconds until a reset once the linger is over")
 
 
-@suite.test("linger = 0 closes at once")
-def _():
-    d = daemon("linger0", linger="0")
+def closed_at_once(d, what):
+    """A Connection: close request with nothing after it: the connection is
+    fully closed (a reset for the next byte) within a second."""
     with d.conn() as c:
         c.req("GET", "/small.txt", headers=[("Connection", "close")])
         c.read_response()
         c.wait_closed()
         time.sleep(0.3)
         t = time_to_reset(c, scaled(3))
-        less(t, scaled(1), "seconds until a reset")
+        less(t, scaled(1), what)
+
+
+@suite.test("linger = 0 closes at once")
+def _():
+    closed_at_once(daemon("linger0", linger="0"), "seconds until a reset")
 
 
 @suite.test("SIGTERM ends within timeouts.shutdown while a client lingers")
@@ -193,14 +198,8 @@ def _():
 
 @suite.test("nothing left to read: a plain close, no linger")
 def _():
-    d = daemon("nolinger", linger="30s")
-    with d.conn() as c:
-        c.req("GET", "/small.txt", headers=[("Connection", "close")])
-        c.read_response()
-        c.wait_closed()
-        time.sleep(0.3)
-        t = time_to_reset(c, scaled(3))
-        less(t, scaled(1), "seconds until a reset (linger = 30s must not apply)")
+    closed_at_once(daemon("nolinger", linger="30s"),
+                   "seconds until a reset (linger = 30s must not apply)")
 
 
 @suite.test("SIGTERM with an idle keep-alive client: eddy exits at once, no linger")

@@ -1,4 +1,9 @@
 /* Helpers shared by the C tests (see helpers.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "runner/helpers.h"
 
 #include "runner/runner.h"
@@ -53,4 +58,43 @@ void test_tcp_pair(eddy_stream_t **a, eddy_stream_t **b)
     ASSERT_OK(test_reap(t));
     *b = aa.client;
     eddy_close(aa.server);
+}
+
+bool test_under_wrapper(void)
+{
+    const char *w = getenv("EDDY_TEST_WRAPPER");
+    return w != NULL && *w != '\0';
+}
+
+bool test_under_checker(void)
+{
+#ifdef EDDY_ASAN
+    return true;
+#else
+    return test_under_wrapper();
+#endif
+}
+
+void test_fds_use_up(test_fds_t *f)
+{
+    struct rlimit low;
+    int lowest_free = dup(0);
+
+    ASSERT_GE(lowest_free, 0);
+    close(lowest_free);
+    ASSERT_OK(getrlimit(RLIMIT_NOFILE, &f->old));
+    low = f->old;
+    low.rlim_cur = (rlim_t)lowest_free + 8;
+    ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
+    f->n = 0;
+    while (f->n < 64 && (f->fill[f->n] = dup(0)) >= 0)
+        f->n++;
+    ASSERT_LT(f->n, 64);
+}
+
+void test_fds_give_back(test_fds_t *f)
+{
+    while (f->n > 0)
+        close(f->fill[--f->n]);
+    ASSERT_OK(setrlimit(RLIMIT_NOFILE, &f->old));
 }

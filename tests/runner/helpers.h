@@ -4,7 +4,9 @@
 #ifndef EDDY_TEST_HELPERS_H
 #define EDDY_TEST_HELPERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "eddy.h"
 
@@ -27,5 +29,27 @@ void test_settle(int n);
 /** Two connected TCP streams over 127.0.0.1: *a connected, *b accepted.
  * The listener is closed before returning; the caller closes both ends. */
 void test_tcp_pair(eddy_stream_t **a, eddy_stream_t **b);
+
+/** True when the tests run under a wrapper (EDDY_TEST_WRAPPER: valgrind in
+ *  make check-valgrind). */
+bool test_under_wrapper(void);
+
+/** True under a wrapper or in an ASan build: where 100k stacks, guard
+ *  pages, mapping counts and descriptor limits are not what they seem. */
+bool test_under_checker(void);
+
+/** Descriptors used up by test_fds_use_up, and the limit to restore. */
+typedef struct test_fds {
+    struct rlimit old;
+    int fill[64];
+    int n;
+} test_fds_t;
+
+/** Lowers RLIMIT_NOFILE to a few above the descriptors open now and opens
+ *  descriptors until none is left: the next one fails with EMFILE. */
+void test_fds_use_up(test_fds_t *f);
+
+/** Closes the descriptors test_fds_use_up opened and restores the limit. */
+void test_fds_give_back(test_fds_t *f);
 
 #endif

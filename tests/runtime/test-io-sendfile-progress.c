@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -242,32 +241,19 @@ static int no_fd_main(void *arg)
     for (int use_file = 0; use_file < 2; use_file++) {
         const size_t size = 2 * MiB;
         eddy_stream_t *rd, *wr;
-        struct rlimit old, low;
-        int fill[64], nfill = 0;
+        test_fds_t fds;
         int file = use_file ? make_file(size) : -1;
         size_t sent = 0;
 
         pair(&rd, &wr);
         reader_t r = {.s = rd, .want = size};
         eddy_task_t *t = test_spawn(reader_task, &r);
-        /* Use up every descriptor under a low limit. */
-        ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
-        int lowest_free = dup(0);
-        ASSERT_GE(lowest_free, 0);
-        close(lowest_free);
-        low = old;
-        low.rlim_cur = (rlim_t)lowest_free + 8;
-        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
-        while (nfill < 64 && (fill[nfill] = dup(0)) >= 0)
-            nfill++;
-        ASSERT_LT(nfill, 64);
+        test_fds_use_up(&fds);
         ASSERT_OK(send_some(wr, file, size, &sent));
         ASSERT_EQ(sent, size);
         ASSERT_OK(test_reap(t));
         ASSERT_EQ(r.got, size);
-        while (nfill > 0)
-            close(fill[--nfill]);
-        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+        test_fds_give_back(&fds);
         eddy_close(rd);
         eddy_close(wr);
         if (file >= 0) {
@@ -282,8 +268,7 @@ static int no_fd_main(void *arg)
 TEST_IMPL(io_send_without_spare_descriptor)
 {
     /* valgrind keeps descriptors of its own above the soft limit. */
-    const char *wrapper = getenv("EDDY_TEST_WRAPPER");
-    if (wrapper != NULL && strstr(wrapper, "valgrind") != NULL)
+    if (test_under_wrapper())
         return TEST_SKIP;
     ASSERT_OK(eddy_run(no_fd_main, NULL));
     return 0;

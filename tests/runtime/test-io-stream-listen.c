@@ -65,37 +65,25 @@ TEST_IMPL(io_stream_listen_all)
 
 static int emfile_main(void *arg)
 {
-    struct rlimit old, low;
     eddy_stream_t *server, *client;
-    int fill[64], nfill = 0, cfd;
+    test_fds_t fds;
+    int cfd;
     char buf[8];
 
     (void)arg;
     ASSERT_OK(eddy_listen(&server, "127.0.0.1:0", 0));
     cfd = connect_plain(eddy_stream_port(server));
-    /* Use up every descriptor under a low limit. */
-    ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
-    int lowest_free = dup(0);
-    ASSERT_GE(lowest_free, 0);
-    close(lowest_free);
-    low = old;
-    low.rlim_cur = (rlim_t)lowest_free + 8;
-    ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
-    while (nfill < 64 && (fill[nfill] = dup(0)) >= 0)
-        nfill++;
-    ASSERT_LT(nfill, 64);
+    test_fds_use_up(&fds);
     ASSERT_ERR(eddy_accept(server, &client), UV_EMFILE);
     ASSERT_ERR(eddy_accept(server, &client), UV_EMFILE); /* still there, still refused */
     /* A descriptor frees up: the same connection is accepted, alive. */
-    close(fill[--nfill]);
+    close(fds.fill[--fds.n]);
     ASSERT_OK(eddy_accept(server, &client));
     ASSERT_EQ(write(cfd, "ping", 4), 4);
     ASSERT_EQ(eddy_read(client, buf, sizeof(buf)), 4);
     ASSERT_OK(eddy_write_all(client, "pong", 4));
     ASSERT_EQ(read(cfd, buf, sizeof(buf)), 4);
-    while (nfill > 0)
-        close(fill[--nfill]);
-    ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+    test_fds_give_back(&fds);
     eddy_close(client);
     eddy_close(server);
     close(cfd);
@@ -106,8 +94,7 @@ TEST_IMPL(io_stream_accept_emfile)
 {
     /* valgrind keeps descriptors of its own above the soft limit and
      * hands out the ones the test counts on. */
-    const char *wrapper = getenv("EDDY_TEST_WRAPPER");
-    if (wrapper != NULL && strstr(wrapper, "valgrind") != NULL)
+    if (test_under_wrapper())
         return TEST_SKIP;
     ASSERT_OK(eddy_run(emfile_main, NULL));
     return 0;

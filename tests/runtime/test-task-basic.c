@@ -1,4 +1,5 @@
 /* Tasks: run, spawn, join, results, yield, sleep, names, teardown. */
+#include "runner/helpers.h"
 #include "runner/runner.h"
 
 static int return_arg(void *arg)
@@ -166,8 +167,7 @@ static int many_main(void *arg)
 {
     /* Each spawned task holds its stack from eddy_spawn on: under valgrind
      * (EDDY_TEST_WRAPPER) 100k at once exceed its table of mappings. */
-    const char *wrapper = getenv("EDDY_TEST_WRAPPER");
-    const int N = wrapper != NULL && *wrapper != '\0' ? 10000 : 100000;
+    const int N = test_under_wrapper() ? 10000 : 100000;
     eddy_task_t **ts = malloc(N * sizeof(*ts));
     long sum = 0;
     for (int i = 0; i < N; i++)

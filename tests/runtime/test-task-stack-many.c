@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runner/helpers.h"
 #include "runner/runner.h"
 #include "runtime/internal.h"
 
@@ -19,18 +20,6 @@ static int wait_for_go(void *arg)
     int rc = eddy_event_wait(&go);
     finished++;
     return rc;
-}
-
-/* True under valgrind or ASan, where 100k stacks are slow or their
- * address space is not what it seems. */
-static bool under_checker(void)
-{
-#ifdef EDDY_ASAN
-    return true;
-#else
-    const char *w = getenv("EDDY_TEST_WRAPPER");
-    return w != NULL && *w != '\0';
-#endif
 }
 
 /* Resident memory in MiB, from /proc/self/statm. */
@@ -82,7 +71,7 @@ static int many_main(void *arg)
 
 TEST_IMPL(task_stack_100k_default)
 {
-    size_t n = under_checker() ? 10000 : 100000;
+    size_t n = test_under_checker() ? 10000 : 100000;
     ASSERT_OK(eddy_run(many_main, (void *)(uintptr_t)n));
     /* A second run reuses nothing stale from the first. */
     ASSERT_OK(eddy_run(many_main, (void *)(uintptr_t)1000));
@@ -107,7 +96,7 @@ static int mixed_main(void *arg)
 
 TEST_IMPL(task_stack_many_mixed_sizes)
 {
-    ASSERT_OK(eddy_run(mixed_main, (void *)(uintptr_t)(under_checker() ? 5000 : 20000)));
+    ASSERT_OK(eddy_run(mixed_main, (void *)(uintptr_t)(test_under_checker() ? 5000 : 20000)));
     return 0;
 }
 
@@ -149,7 +138,7 @@ static int spawn_until_enomem(void *arg)
 
 TEST_IMPL(task_spawn_fails_without_stack)
 {
-    if (under_checker())
+    if (test_under_checker())
         return TEST_SKIP; /* ASan and valgrind reserve address space of their own */
     fflush(stdout);
     pid_t pid = fork();

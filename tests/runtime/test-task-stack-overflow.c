@@ -11,17 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runner/helpers.h"
 #include "runner/runner.h"
-
-static bool under_checker(void)
-{
-#ifdef EDDY_ASAN
-    return true;
-#else
-    const char *w = getenv("EDDY_TEST_WRAPPER");
-    return w != NULL && *w != '\0';
-#endif
-}
 
 /* Runs main_fn under eddy_run in a forked child with its stderr read into
  * err; returns the signal that killed it, or minus its exit status. */
@@ -85,7 +76,7 @@ static int overflow_main(void *arg)
 TEST_IMPL(task_stack_overflow_diagnostic)
 {
     char err[1024];
-    if (under_checker())
+    if (test_under_checker())
         return TEST_SKIP;
     ASSERT_EQ(run_capturing(overflow_main, err, sizeof(err)), SIGSEGV);
     ASSERT_NOT_NULL(strstr(err, "\"deep-recursion\""));
@@ -113,7 +104,7 @@ static int null_main(void *arg)
 TEST_IMPL(task_segv_elsewhere_no_diagnostic)
 {
     char err[1024];
-    if (under_checker())
+    if (test_under_checker())
         return TEST_SKIP;
     ASSERT_EQ(run_capturing(null_main, err, sizeof(err)), SIGSEGV);
     ASSERT_NULL(strstr(err, "overflowed"));
@@ -150,7 +141,7 @@ TEST_IMPL(task_segv_handler_respects_application)
 {
     struct sigaction sa, cur;
     stack_t ss;
-    if (under_checker())
+    if (test_under_checker())
         return TEST_SKIP; /* the checker's own handler is in place */
     /* Installed for the run, removed after it, with the altstack. */
     ASSERT_OK(eddy_run(ours_installed_main, NULL));
