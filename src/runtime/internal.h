@@ -180,10 +180,46 @@ int eddy__waitq_park(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms);
  *  which must unlink the waiter (eddy__waitq_remove) among its work. */
 int eddy__waitq_park_with(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms,
                           void (*on_interrupt)(eddy_wait_t *w), void *data);
-/** Unlinks a waiter from its queue (no-op if it is in none). */
-void eddy__waitq_remove(eddy__waiter_t *wt);
+/** Links wt at q's tail (FIFO wake order). */
+static inline void eddy__waitq_append(eddy__waitq_t *q, eddy__waiter_t *wt)
+{
+    wt->q = q;
+    wt->next = NULL;
+    wt->prev = q->tail;
+    if (q->tail)
+        q->tail->next = wt;
+    else
+        q->head = wt;
+    q->tail = wt;
+    q->len++;
+}
+/** Unlinks a waiter from its queue (no-op if it is in none).  Inline: a
+ *  select links and unlinks a waiter per operation on every wait. */
+static inline void eddy__waitq_remove(eddy__waiter_t *wt)
+{
+    eddy__waitq_t *q = wt->q;
+    if (q == NULL)
+        return;
+    if (wt->prev)
+        wt->prev->next = wt->next;
+    else
+        q->head = wt->next;
+    if (wt->next)
+        wt->next->prev = wt->prev;
+    else
+        q->tail = wt->prev;
+    wt->prev = wt->next = NULL;
+    wt->q = NULL;
+    q->len--;
+}
 /** Unlinks and returns the first waiter (NULL if none); wake it next. */
-eddy__waiter_t *eddy__waitq_pop(eddy__waitq_t *q);
+static inline eddy__waiter_t *eddy__waitq_pop(eddy__waitq_t *q)
+{
+    eddy__waiter_t *wt = q->head;
+    if (wt != NULL)
+        eddy__waitq_remove(wt);
+    return wt;
+}
 /** Wakes the first waiter with status; false if there was none. */
 bool eddy__waitq_wake_one(eddy__waitq_t *q, int status);
 /** Wakes every waiter with status. */

@@ -189,37 +189,14 @@ void eddy_shield_leave(void)
 
 /* ----------------------------------------------------------- wait queues */
 
-static void waitq_unlink(eddy__waiter_t *wt)
-{
-    eddy__waitq_t *q = wt->q;
-    if (q == NULL)
-        return;
-    if (wt->prev)
-        wt->prev->next = wt->next;
-    else
-        q->head = wt->next;
-    if (wt->next)
-        wt->next->prev = wt->prev;
-    else
-        q->tail = wt->prev;
-    wt->prev = wt->next = NULL;
-    wt->q = NULL;
-    q->len--;
-}
-
 static void waitq_interrupted(eddy_wait_t *w)
 {
-    waitq_unlink(eddy__container_of(w, eddy__waiter_t, w));
+    eddy__waitq_remove(eddy__container_of(w, eddy__waiter_t, w));
 }
 
 int eddy__waitq_park(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms)
 {
     return eddy__waitq_park_with(q, wt, timeout_ms, waitq_interrupted, NULL);
-}
-
-void eddy__waitq_remove(eddy__waiter_t *wt)
-{
-    waitq_unlink(wt);
 }
 
 int eddy__waitq_park_with(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout_ms,
@@ -230,24 +207,8 @@ int eddy__waitq_park_with(eddy__waitq_t *q, eddy__waiter_t *wt, uint64_t timeout
     eddy_wait_init(&wt->w, on_interrupt);
     wt->w.data = data;
     wt->w.what = "a wait queue (lock, event, condition, semaphore, barrier or queue)";
-    wt->q = q;
-    wt->next = NULL;
-    wt->prev = q->tail;
-    if (q->tail)
-        q->tail->next = wt;
-    else
-        q->head = wt;
-    q->tail = wt;
-    q->len++;
+    eddy__waitq_append(q, wt);
     return eddy_wait_park(&wt->w, timeout_ms);
-}
-
-eddy__waiter_t *eddy__waitq_pop(eddy__waitq_t *q)
-{
-    eddy__waiter_t *wt = q->head;
-    if (wt != NULL)
-        waitq_unlink(wt);
-    return wt;
 }
 
 bool eddy__waitq_wake_one(eddy__waitq_t *q, int status)

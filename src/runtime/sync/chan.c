@@ -74,50 +74,13 @@ static void link_waiter(eddy__waitq_t *q, eddy__waiter_t *wt, void *item, void *
     wt->w.task = NULL;
     wt->w.data = data;
     wt->item = item;
-    wt->q = q;
-    wt->next = NULL;
-    wt->prev = q->tail;
-    if (q->tail)
-        q->tail->next = wt;
-    else
-        q->head = wt;
-    q->tail = wt;
-    q->len++;
-}
-
-/* eddy__waitq_remove and _pop, inlined: a select links and unlinks a
- * waiter per operation every time it waits, and these calls across files
- * were a tenth of its time. */
-static inline void unlink_waiter(eddy__waiter_t *wt)
-{
-    eddy__waitq_t *q = wt->q;
-
-    if (q == NULL)
-        return;
-    if (wt->prev)
-        wt->prev->next = wt->next;
-    else
-        q->head = wt->next;
-    if (wt->next)
-        wt->next->prev = wt->prev;
-    else
-        q->tail = wt->prev;
-    wt->q = NULL;
-    q->len--;
-}
-
-static inline eddy__waiter_t *pop_waiter(eddy__waitq_t *q)
-{
-    eddy__waiter_t *wt = q->head;
-    if (wt != NULL)
-        unlink_waiter(wt);
-    return wt;
+    eddy__waitq_append(q, wt);
 }
 
 static void select_unlink_all(chan_select_t *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        unlink_waiter(&s->wts[i]);
+        eddy__waitq_remove(&s->wts[i]);
 }
 
 /* Wakes the owner of a waiter just popped, its operation done (0) or
@@ -146,7 +109,7 @@ static inline bool in_task(void)
 
 static void waiter_interrupted(eddy_wait_t *w)
 {
-    unlink_waiter(eddy__container_of(w, eddy__waiter_t, w));
+    eddy__waitq_remove(eddy__container_of(w, eddy__waiter_t, w));
 }
 
 /* Parks the running task on q until its item is handed over. */
@@ -196,9 +159,9 @@ void eddy_chan_close(eddy_chan_t *ch)
 
     ch->closed = true;
     /* Receivers wait only on an empty ring, which now stays empty. */
-    while ((wt = pop_waiter(&ch->receivers)) != NULL)
+    while ((wt = eddy__waitq_pop(&ch->receivers)) != NULL)
         complete(wt, EDDY_ECLOSED);
-    while ((wt = pop_waiter(&ch->senders)) != NULL)
+    while ((wt = eddy__waitq_pop(&ch->senders)) != NULL)
         complete(wt, EDDY_ECLOSED);
 }
 
@@ -208,7 +171,7 @@ int eddy_chan_try_send(eddy_chan_t *ch, const void *item)
 
     if (ch->closed)
         return EDDY_ECLOSED;
-    wt = pop_waiter(&ch->receivers);
+    wt = eddy__waitq_pop(&ch->receivers);
     if (wt != NULL) {
         copy_item(ch, wt->item, item);
         complete(wt, 0);
@@ -232,7 +195,7 @@ int eddy_chan_send(eddy_chan_t *ch, const void *item)
 
 int eddy_chan_try_recv(eddy_chan_t *ch, void *item)
 {
-    eddy__waiter_t *wt = pop_waiter(&ch->senders);
+    eddy__waiter_t *wt = eddy__waitq_pop(&ch->senders);
 
     if (ch->len > 0) {
         ring_take(ch, item);
