@@ -10,6 +10,11 @@
  * Waiting calls may only be made from inside a task (under eddy_run); called
  * elsewhere they return EDDY_ENOTASK.  The runtime is single-threaded: one
  * loop per thread, and eddy_* calls are not thread-safe except where noted.
+ *
+ * The short forms (EDDY_WITH_LOCK and the other scoped blocks, generators,
+ * typed results, awaitables as tasks) are in eddy/forms.h, included at the
+ * end.  Where eddy deliberately differs from asyncio, and why: the table
+ * in README.md ("Where eddy deliberately differs from asyncio").
  */
 #ifndef EDDY_H
 #define EDDY_H
@@ -113,6 +118,13 @@ int eddy_run(eddy_task_fn main, void *arg);
  *  (a burst of connections) a server calls this once the spike is over.
  *  Returns how many stacks were released. */
 size_t eddy_stack_pool_trim(size_t keep);
+
+/** Gives back the pages of the running task's stack deeper than where it
+ *  stands now (less a margin for the calls it makes next): for a task that
+ *  did deep work (parsing a request) and goes on to wait for hours at a
+ *  shallow depth (a WebSocket session), so that an idle task holds only the
+ *  pages it uses.  Returns the bytes released (0 outside a task). */
+size_t eddy_stack_shrink(void);
 
 /** The loop of the running eddy_run, for starting libuv requests. */
 uv_loop_t *eddy_loop(void);
@@ -712,6 +724,12 @@ int eddy_write_sent(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs, size_t
 void eddy_stream_set_send_timeout(eddy_stream_t *s, uint64_t ms);
 /** eddy_write of one buffer. */
 int eddy_write_all(eddy_stream_t *s, const void *data, size_t len);
+/** Writes what the socket takes now, without waiting: the count written
+ *  (0 when the socket is full or another task's write is between its
+ *  bytes, so order is kept), or <0.  For fan-out, where a producer must not
+ *  wait on one slow consumer: it writes what fits and hands the rest to a
+ *  task that may wait (with eddy_write, which continues in order). */
+ssize_t eddy_try_write(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs);
 /** Half-close (uv_shutdown, after the queued writes) and wait for it. */
 int eddy_shutdown(eddy_stream_t *s);
 /** Closes and frees the stream (never waits; the memory is freed in the
@@ -894,6 +912,38 @@ int eddy_ticker_wait(eddy_ticker_t *t);
 /** Stops and frees the ticker; a waiting task gets EDDY_ECLOSED.  NULL is
  *  a no-op. */
 void eddy_ticker_close(eddy_ticker_t *t);
+
+/* ------------------------------------------------- Statistics and stalls */
+
+/** Numbers of this thread's runtime, for a server's metrics. */
+typedef struct eddy_stats {
+    size_t tasks_alive;   /**< tasks spawned and not finished */
+    size_t stacks_pooled; /**< finished tasks' stacks kept for reuse */
+    uint64_t stalls;      /**< runs the stall detector reported */
+} eddy_stats_t;
+
+/** Fills st (all zero outside eddy_run). */
+void eddy_stats(eddy_stats_t *st);
+
+/** Told that task t ran ms milliseconds without waiting.  Called on the
+ *  scheduler's stack, after t switched out (t may have finished; it is
+ *  valid for the call): cb must not wait or spawn, only look and log. */
+typedef void (*eddy_stall_cb)(eddy_task_t *t, uint64_t ms, void *arg);
+
+/** asyncio's slow_callback_duration: after a task runs ms milliseconds or
+ *  more between two waits, blocking every other task meanwhile, cb is
+ *  called with it (0 turns the detector off).  A run is timed on the
+ *  coarse monotonic clock (the kernel tick, 1-4 ms), one clock read per
+ *  task switch while on, so thresholds below ~10 ms are not precise.  0,
+ *  or EDDY_ENOTASK outside eddy_run. */
+int eddy_stall_watch(uint64_t ms, eddy_stall_cb cb, void *arg);
+
+/* ------------------------------------------------------------ Short forms */
+
+/* Scoped blocks (EDDY_WITH_LOCK...), done/pending sets, typed results,
+ * async generators, awaitables as tasks and the spawn sites of the
+ * forgotten-handle report: in their own header. */
+#include "eddy/forms.h"
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@ extern uint64_t eddy__stack_unguarded_fallbacks;
 size_t eddy__stack_guard_budget(void);
 /** True if addr lies in s's guard page (async-signal-safe). */
 bool eddy__stack_is_guard(const eddy__stack_t *s, const void *addr);
+/** Stacks this thread's pool holds. */
+size_t eddy__stack_pooled(void);
 /** Unmaps every pooled stack (runtime teardown). */
 void eddy__stack_pool_drain(void);
 /** eddy_run's start: installs the stack overflow diagnostic (a SIGSEGV
@@ -69,7 +71,10 @@ struct eddy_task {
     eddy__stack_t stack;
     eddy_task_fn fn;
     void *arg;
-    void *result;
+    union {
+        void *result;
+        int64_t result_int; /* eddy_set_result_int, eddy_spawn_int */
+    };
     int status;
     uint8_t state;
     bool started;
@@ -91,6 +96,18 @@ struct eddy_task {
 
     eddy_group_t *group; /* owning group, if any */
     eddy_task_t *gprev, *gnext;
+
+    /* A handle given out and not yet detached: listed for the
+     * forgotten-handle report, with the spawn's call site. */
+    eddy_task_t *prev_handle, *next_handle;
+    const char *site_file;
+    int site_line;
+    bool handle_listed;
+
+    /* The typed and awaitable spawns' own arguments (forms). */
+    void (*xfn)(void), (*xfn2)(void);
+    void *xarg;
+    int64_t xint;
 
 #ifdef EDDY_ASAN
     void *asan_fake_stack;
@@ -124,6 +141,12 @@ void eddy__task_unref(eddy_task_t *t);
 void eddy__task_pool_drain(void);
 /** Creates a task without a handle for the caller; used by groups. */
 int eddy__task_new(eddy_task_t **t, eddy_task_fn fn, void *arg, const eddy_spawn_opts_t *opts);
+/** Gives the caller a handle on t (a reference), listed with the call
+ *  site eddy_spawn_site recorded, for the forgotten-handle report. */
+void eddy__task_handle(eddy_task_t *t);
+/** eddy_run's end: reports the handles never detached (debug log) and
+ *  forgets them all, as the runtime is going away. */
+void eddy__handles_report(bool log);
 
 /* -------------------------------------------------------------- scheduler */
 
@@ -137,6 +160,15 @@ typedef struct eddy__rt {
     eddy_task_t *task_pool; /* freed task structs, with their timers */
     size_t task_pool_len;
     bool in_uv_run; /* drive is inside uv_run: a wake-up must end its poll */
+    eddy_task_t *handles;   /* tasks whose handle is out (debug report) */
+    const char *site_file;  /* eddy_spawn_site's, for the next handle */
+    int site_line;
+    /* Stall detector (eddy_stall_watch): off while stall_ms is 0. */
+    uint64_t stall_ms;
+    uint64_t stall_mark; /* coarse ms when the running task was resumed */
+    uint64_t stalls;
+    eddy_stall_cb stall_cb;
+    void *stall_arg;
 #ifdef EDDY_ASAN
     void *sched_fake_stack;
     const void *sched_stack_bottom;

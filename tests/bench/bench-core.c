@@ -201,8 +201,19 @@ static void bench_cancel_join(uint64_t n)
     bench_report("cancel_join", b.ns, (n + BATCH - 1) / BATCH * BATCH);
 }
 
+/* Never called: a stall of 10 s does not happen in a benchmark. */
+static void on_stall(eddy_task_t *t, uint64_t ms, void *arg)
+{
+    (void)t, (void)ms, (void)arg;
+}
+
 static int bench_main(void *arg)
 {
+    /* EDDY_BENCH_STALL=MS: the figures with the stall detector on (the
+     * daemon's default), whose cost is a clock read per task switch. */
+    const char *stall = getenv("EDDY_BENCH_STALL");
+    if (stall != NULL)
+        eddy_stall_watch(strtoull(stall, NULL, 10), on_stall, NULL);
     spawn_join(scale * 10000); /* warm-up: fills the pools */
     bench_task_switch(scale * 1000000);
     bench_yield(scale * 1000000);

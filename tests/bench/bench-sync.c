@@ -185,6 +185,37 @@ static void chan_run(const char *name, size_t cap, uint64_t n, eddy_task_fn prod
         eddy_chan_destroy(&cb.ch[i]);
 }
 
+/* ------------------------------------------------------------- generators */
+
+static int counter_gen(eddy_gen_t *g, void *arg)
+{
+    uint64_t n = *(uint64_t *)arg;
+    for (uint64_t i = 1; i <= n; i++) {
+        int rc = eddy_gen_yield(g, &i);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* `async for v in counter(n)`: one eddy_gen_next per item, each a
+ * request to the generator task and an item back (two task switches);
+ * with EDDY_GEN_AHEAD an item per handoff, as a rendezvous channel. */
+static void gen_next(const char *name, unsigned flags, uint64_t n)
+{
+    eddy_spawn_opts_t opts = {.flags = flags};
+    eddy_gen_t g;
+    uint64_t v, sum = 0, t0 = bench_ns();
+    int rc;
+
+    CHECK(eddy_gen_start(&g, sizeof(uint64_t), counter_gen, &n, &opts));
+    while ((rc = eddy_gen_next(&g, &v)) == 0)
+        sum += v;
+    bench_report(name, bench_ns() - t0, n);
+    if (rc != UV_EOF || sum != n * (n + 1) / 2)
+        CHECK(rc == UV_EOF ? -1 : rc);
+}
+
 /* ------------------------------------------------------------------- lock */
 
 static eddy_lock_t lock;
@@ -294,6 +325,8 @@ static int bench_main(void *arg)
     chan_run("chan_handoff_cap64", 64, 4000000 * scale, chan_producer, chan_consumer);
     chan_run("select4_handoff", 0, 1000000 * scale, chan_producer4, select_consumer);
     chan_run("select4_cap64", 64, 4000000 * scale, chan_producer4, select_consumer);
+    gen_next("gen_next", 0, 1000000 * scale);
+    gen_next("gen_next_ahead", EDDY_GEN_AHEAD, 1000000 * scale);
     return 0;
 }
 

@@ -137,6 +137,23 @@ async def select4(name, maxsize, n):
     report(name, time.perf_counter_ns() - t0, n)
 
 
+async def gen_next(name, n):
+    """`async for` over an async generator: one __anext__ per item.  The
+    generator runs inline in the consumer's task, without the event loop
+    (asyncio has no generator that is a task of its own, as eddy's is)."""
+
+    async def counter():
+        for i in range(1, n + 1):
+            yield i
+
+    t0 = time.perf_counter_ns()
+    total = 0
+    async for v in counter():
+        total += v
+    report(name, time.perf_counter_ns() - t0, n)
+    assert total == n * (n + 1) // 2
+
+
 async def main():
     await queue_handoff("queue_handoff_max1", 1, 50000 * SCALE)
     await queue_handoff("queue_handoff_max64", 64, 200000 * SCALE)
@@ -150,6 +167,9 @@ async def main():
     await queue_handoff("chan_handoff_cap64", 64, 200000 * SCALE)
     await select4("select4_handoff", 1, 50000 * SCALE)
     await select4("select4_cap64", 64, 200000 * SCALE)
+    await gen_next("gen_next", 200000 * SCALE)
+    # No run-ahead form in asyncio: the same generator.
+    await gen_next("gen_next_ahead", 200000 * SCALE)
 
 
 if __name__ == "__main__":

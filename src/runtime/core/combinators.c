@@ -151,6 +151,28 @@ int eddy_wait(eddy_task_t *const *tasks, size_t n, enum eddy_return_when when,
     return rc < 0 ? rc : (int)st.finished;
 }
 
+int eddy_wait_sets(eddy_task_t *const *tasks, size_t n, enum eddy_return_when when,
+                   uint64_t timeout_ms, eddy_task_t **done, eddy_task_t **pending)
+{
+    int rc = eddy_wait(tasks, n, when, timeout_ms);
+    size_t ndone = 0, npending = 0;
+
+    /* Sorted after the wait, from the tasks' states: a task that finished
+     * as the wait returned is done, whatever woke the waiter. */
+    for (size_t i = 0; i < n; i++) {
+        if (tasks[i]->state == EDDY__DONE) {
+            if (done != NULL)
+                done[ndone] = tasks[i];
+            ndone++;
+        } else {
+            if (pending != NULL)
+                pending[npending] = tasks[i];
+            npending++;
+        }
+    }
+    return rc < 0 ? rc : (int)ndone;
+}
+
 /* ----------------------------------------------------------- as_completed */
 
 static void on_completed(eddy__watch_t *watch, eddy_task_t *t)

@@ -21,8 +21,9 @@ void eddy_group_init(eddy_group_t *g, unsigned flags)
     g->closed = false;
 }
 
-int eddy_group_spawn(eddy_group_t *g, eddy_task_t **out, eddy_task_fn fn, void *arg,
-                     const eddy_spawn_opts_t *opts)
+/* In parentheses: eddy.h's eddy_group_spawn macro records the call site. */
+int(eddy_group_spawn)(eddy_group_t *g, eddy_task_t **out, eddy_task_fn fn, void *arg,
+                      const eddy_spawn_opts_t *opts)
 {
     eddy_task_t *t;
     int rc;
@@ -40,7 +41,7 @@ int eddy_group_spawn(eddy_group_t *g, eddy_task_t **out, eddy_task_fn fn, void *
     g->children = t;
     g->size++;
     if (out != NULL) {
-        t->refs++;
+        eddy__task_handle(t);
         *out = t;
     }
     return 0;

@@ -6,10 +6,12 @@
  * batches, one batch per loop turn (asyncio's call_soon), so libuv
  * callbacks only mark tasks ready and never run task code themselves. */
 #include "runtime/internal.h"
+#include "runtime/io/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef EDDY_ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -78,6 +80,56 @@ void eddy__task_entry(void *arg)
     abort(); /* a finished task is never resumed */
 }
 
+/* ---------------------------------------------------------- stall detector */
+
+/* The kernel tick's clock: a read costs a few ns (no TSC, no syscall),
+ * cheap enough for every switch, and a stall is many ticks long. */
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* t switched out: reports its run if it was too long, and starts the
+ * next one's.  Out of line, so that the switch path carries one test. */
+static __attribute__((noinline)) void stall_check(eddy__rt_t *rt, eddy_task_t *t)
+{
+    uint64_t now = coarse_ms(), ran = now - rt->stall_mark;
+    rt->stall_mark = now;
+    if (ran < rt->stall_ms)
+        return;
+    rt->stalls++;
+    rt->stall_cb(t, ran, rt->stall_arg);
+    rt->stall_mark = coarse_ms(); /* the report is not the next task's run */
+}
+
+int eddy_stall_watch(uint64_t ms, eddy_stall_cb cb, void *arg)
+{
+    eddy__rt_t *rt = eddy__rt;
+    if (rt == NULL)
+        return EDDY_ENOTASK;
+    rt->stall_ms = cb != NULL ? ms : 0;
+    rt->stall_cb = cb;
+    rt->stall_arg = arg;
+    /* Turned on from inside a running task: its run starts now. */
+    rt->stall_mark = coarse_ms();
+    return 0;
+}
+
+void eddy_stats(eddy_stats_t *st)
+{
+    eddy__rt_t *rt = eddy__rt;
+    memset(st, 0, sizeof(*st));
+    if (rt == NULL)
+        return;
+    st->tasks_alive = rt->nlive;
+    st->stacks_pooled = eddy__stack_pooled();
+    st->stalls = rt->stalls;
+}
+
+/* -------------------------------------------------------------- resuming */
+
 /* Runs t until it waits or finishes. */
 static void resume(eddy__rt_t *rt, eddy_task_t *t)
 {
@@ -101,6 +153,8 @@ static void resume(eddy__rt_t *rt, eddy_task_t *t)
     __sanitizer_finish_switch_fiber(rt->sched_fake_stack, NULL, NULL);
 #endif
     rt->current = NULL;
+    if (EDDY__UNLIKELY(rt->stall_ms != 0))
+        stall_check(rt, t);
     if (t->state != EDDY__DONE)
         return;
 finished:
@@ -116,6 +170,8 @@ static void run_batch(eddy__rt_t *rt)
 {
     eddy_task_t *t = rt->ready_head;
     rt->ready_head = rt->ready_tail = NULL;
+    if (EDDY__UNLIKELY(rt->stall_ms != 0))
+        rt->stall_mark = coarse_ms(); /* the loop's own work is no task's */
     while (t != NULL) {
         eddy_task_t *next = t->next_ready;
         t->next_ready = NULL;
@@ -263,11 +319,23 @@ static void abandon_live(eddy__rt_t *rt)
     }
 }
 
-int eddy_run(eddy_task_fn main_fn, void *arg)
+/* The main task of eddy_run and of its typed variants, and where its
+ * result goes. */
+typedef struct run_main {
+    eddy_task_fn fn;
+    void *arg;
+    eddy_int_task_fn int_fn; /* instead of fn: eddy_run_int */
+    int64_t int_arg;
+    void **result;
+    int64_t *result_int;
+} run_main_t;
+
+static int run(const run_main_t *m)
 {
     eddy__rt_t *rt;
     eddy_task_t *main_task;
     int rc, status;
+    bool stuck = false;
 
     if (eddy__rt != NULL)
         return UV_EBUSY; /* one runtime per thread */
@@ -283,7 +351,10 @@ int eddy_run(eddy_task_fn main_fn, void *arg)
     eddy__overflow_enter();
 
     eddy_spawn_opts_t opts = {.name = "main"};
-    rc = eddy_spawn(&main_task, main_fn, arg, &opts);
+    if (m->int_fn != NULL)
+        rc = (eddy_spawn_int)(&main_task, m->int_fn, m->int_arg, &opts);
+    else
+        rc = (eddy_spawn)(&main_task, m->fn, m->arg, &opts);
     if (rc != 0) {
         status = rc;
         goto teardown;
@@ -292,14 +363,22 @@ int eddy_run(eddy_task_fn main_fn, void *arg)
     /* A deadlock is reported as such, whatever main returned after the
      * cancellation that broke it. */
     status = rc == EDDY_EDEADLOCK ? rc : main_task->status;
+    if (m->result != NULL)
+        *m->result = main_task->result;
+    if (m->result_int != NULL)
+        *m->result_int = main_task->result_int;
     eddy_detach(main_task);
 
     /* asyncio.run: cancel what is left and let it unwind. */
     if (rt->nlive > 0) {
         cancel_all(rt);
-        if (drive(rt, all_done, NULL) != 0 && rt->nlive > 0)
-            abandon_live(rt);
+        stuck = drive(rt, all_done, NULL) != 0 && rt->nlive > 0;
     }
+    /* Every task has ended (or is stuck for good): a handle still out now
+     * was forgotten.  Before abandon_live, which frees stuck tasks. */
+    eddy__handles_report(debug_log_enabled());
+    if (stuck)
+        abandon_live(rt);
 
 teardown:
     /* Close every handle: the tasks' timers and whatever was left open. */
@@ -310,8 +389,31 @@ teardown:
     assert(rc == 0);
     (void)rc;
     eddy__stack_pool_drain();
+    eddy__stream_spares_free();
     eddy__overflow_leave();
     eddy__rt = NULL;
     free(rt);
     return status;
+}
+
+int eddy_run(eddy_task_fn main_fn, void *arg)
+{
+    run_main_t m = {.fn = main_fn, .arg = arg};
+    return run(&m);
+}
+
+int eddy_run_result(eddy_task_fn main_fn, void *arg, void **result)
+{
+    run_main_t m = {.fn = main_fn, .arg = arg, .result = result};
+    if (result != NULL)
+        *result = NULL;
+    return run(&m);
+}
+
+int eddy_run_int(eddy_int_task_fn main_fn, int64_t arg, int64_t *result)
+{
+    run_main_t m = {.int_fn = main_fn, .int_arg = arg, .result_int = result};
+    if (result != NULL)
+        *result = 0;
+    return run(&m);
 }

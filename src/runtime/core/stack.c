@@ -322,6 +322,14 @@ size_t eddy_stack_pool_trim(size_t keep)
     return released;
 }
 
+size_t eddy__stack_pooled(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < POOL_BUCKETS; i++)
+        n += pool[i].len;
+    return n;
+}
+
 void eddy__stack_pool_drain(void)
 {
     for (int i = 0; i < POOL_BUCKETS; i++) {
@@ -351,4 +359,22 @@ bool eddy__stack_is_guard(const eddy__stack_t *s, const void *addr)
     uintptr_t a = (uintptr_t)addr, base = (uintptr_t)s->base;
     return s->base != NULL && !(s->flags & EDDY_SPAWN_NOGUARD) && a < base &&
            a >= base - page_size();
+}
+
+size_t eddy_stack_shrink(void)
+{
+    eddy_task_t *t = eddy__rt ? eddy__rt->current : NULL;
+    if (t == NULL || t->stack.base == NULL)
+        return 0;
+    /* Stacks grow down: [base, sp - margin) is unused now. */
+    size_t ps = page_size();
+    uintptr_t lo = ((uintptr_t)t->stack.base + ps - 1) & ~(uintptr_t)(ps - 1);
+    /* The frame, not a local: under ASan locals may live on a fake stack. */
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (sp < lo + 4 * ps || sp >= (uintptr_t)t->stack.base + t->stack.size)
+        return 0;
+    uintptr_t hi = (sp - 2 * ps) & ~(uintptr_t)(ps - 1);
+    if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+        return 0;
+    return hi - lo;
 }

@@ -7,6 +7,7 @@
  * malloc and no uv_timer_init in the steady state. */
 #include "runtime/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,10 @@ int eddy__task_new(eddy_task_t **out, eddy_task_fn fn, void *arg, const eddy_spa
     int rc = eddy__stack_get(&t->stack,
                              (opts && opts->stack_size) ? opts->stack_size : EDDY_STACK_DEFAULT,
                              opts ? (opts->flags & EDDY_SPAWN_NOGUARD) : 0);
+    /* The call site eddy_spawn_site recorded belongs to this spawn. */
+    t->site_file = rt->site_file;
+    t->site_line = rt->site_line;
+    rt->site_file = NULL;
     if (rc != 0) {
         t->stack.base = NULL;
         task_free(t);
@@ -107,17 +112,92 @@ int eddy__task_new(eddy_task_t **out, eddy_task_fn fn, void *arg, const eddy_spa
     return 0;
 }
 
-int eddy_spawn(eddy_task_t **out, eddy_task_fn fn, void *arg, const eddy_spawn_opts_t *opts)
+/* In parentheses: eddy.h's eddy_spawn macro records the call site. */
+int(eddy_spawn)(eddy_task_t **out, eddy_task_fn fn, void *arg, const eddy_spawn_opts_t *opts)
 {
     eddy_task_t *t;
     int rc = eddy__task_new(&t, fn, arg, opts);
     if (rc != 0)
         return rc;
     if (out != NULL) {
-        t->refs++;
+        eddy__task_handle(t);
         *out = t;
     }
     return 0;
+}
+
+/* ------------------------------------------------------- handles and sites */
+
+void eddy_spawn_site(const char *file, int line)
+{
+    eddy__rt_t *rt = eddy__rt;
+    if (rt != NULL) {
+        rt->site_file = file;
+        rt->site_line = line;
+    }
+}
+
+void eddy__task_handle(eddy_task_t *t)
+{
+    eddy__rt_t *rt = eddy__rt;
+
+    t->refs++;
+    /* A link: cheap enough to keep the list in every build, so that
+     * EDDY_DEBUG alone turns the report on. */
+    t->prev_handle = NULL;
+    t->next_handle = rt->handles;
+    if (rt->handles != NULL)
+        rt->handles->prev_handle = t;
+    rt->handles = t;
+    t->handle_listed = true;
+}
+
+static void handle_unlist(eddy_task_t *t)
+{
+    eddy__rt_t *rt = eddy__rt;
+
+    if (!t->handle_listed)
+        return;
+    if (t->prev_handle != NULL)
+        t->prev_handle->next_handle = t->next_handle;
+    else
+        rt->handles = t->next_handle;
+    if (t->next_handle != NULL)
+        t->next_handle->prev_handle = t->prev_handle;
+    t->prev_handle = t->next_handle = NULL;
+    t->handle_listed = false;
+}
+
+void eddy__handles_report(bool log)
+{
+    eddy__rt_t *rt = eddy__rt;
+    size_t n = 0;
+
+    for (eddy_task_t *t = rt->handles; t != NULL; t = t->next_handle)
+        n++;
+    if (log && n > 0) {
+        fprintf(stderr, "eddy: %zu task handle(s) never detached (eddy_detach):\n", n);
+        for (eddy_task_t *t = rt->handles; t != NULL; t = t->next_handle) {
+            const char *name = t->name[0] != '\0' ? t->name : "(unnamed)";
+            fprintf(stderr, "eddy:   task \"%s\" spawned at %s:%d", name,
+                    t->site_file ? t->site_file : "(unknown)", t->site_line);
+            if (t->state != EDDY__DONE)
+                fprintf(stderr, ", still running\n");
+            else if (t->status < 0)
+                fprintf(stderr, ", finished with %s\n", eddy_err_name(t->status));
+            else
+                fprintf(stderr, ", finished (status %d)\n", t->status);
+        }
+        fflush(stderr);
+    }
+    /* The handles outlive the runtime: eddy_detach must not touch the
+     * list's head, freed with it. */
+    while (rt->handles != NULL) {
+        eddy_task_t *t = rt->handles;
+        rt->handles = t->next_handle;
+        t->prev_handle = t->next_handle = NULL;
+        t->handle_listed = false;
+    }
 }
 
 void eddy__task_finish(eddy_task_t *t, int status)
@@ -157,8 +237,10 @@ void eddy__task_finish(eddy_task_t *t, int status)
 
 void eddy_detach(eddy_task_t *t)
 {
-    if (t != NULL)
+    if (t != NULL) {
+        handle_unlist(t);
         eddy__task_unref(t);
+    }
 }
 
 void eddy_cancel(eddy_task_t *t)

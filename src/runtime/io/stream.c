@@ -27,6 +27,7 @@
 
 /* Size of the buffer that catches bytes arriving while no task reads. */
 #define SPILL_SIZE (16u * 1024u)
+static char *spill_get(void);
 
 /* Requests this small are built on the stack when a write is split. */
 #define INLINE_BUFS 16
@@ -152,15 +153,44 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     /* Nobody is reading: catch the bytes in the spill buffer.  It is empty
      * here, since reading stops as soon as it holds anything. */
     if (s->spill == NULL)
-        s->spill = malloc(SPILL_SIZE);
+        s->spill = spill_get();
     s->spill_start = s->spill_end = 0;
     *buf = uv_buf_init(s->spill, s->spill ? SPILL_SIZE : 0);
+}
+
+/* Spill buffers: bytes that arrive between two reads land in one, which
+ * goes back once they are taken.  A few spare ones are kept: a stream
+ * whose peer sends faster than one read (a 16 KiB WebSocket message in two
+ * segments) spills on every message, and a malloc and free of 16 KiB each
+ * time cost a fifth of the CPU (glibc trimmed and regrew the heap top).
+ * Up to 64 (1 MiB) are kept: one loop turn may spill on many streams. */
+#define SPILL_SPARES 64
+static char *spill_spares[SPILL_SPARES];
+static unsigned nspill_spares;
+
+static char *spill_get(void)
+{
+    return nspill_spares > 0 ? spill_spares[--nspill_spares] : malloc(SPILL_SIZE);
+}
+
+static void spill_put(char *p)
+{
+    if (nspill_spares < SPILL_SPARES)
+        spill_spares[nspill_spares++] = p;
+    else
+        free(p);
+}
+
+void eddy__stream_spares_free(void)
+{
+    while (nspill_spares > 0)
+        free(spill_spares[--nspill_spares]);
 }
 
 static void free_empty_spill(eddy_stream_t *s)
 {
     if (s->spill != NULL && s->spill_end == s->spill_start) {
-        free(s->spill);
+        spill_put(s->spill);
         s->spill = NULL;
         s->spill_start = s->spill_end = 0;
     }
@@ -505,6 +535,16 @@ int eddy_write_sent(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs, size_t
     if (rc != EDDY_ECLOSED) /* else s may be gone already */
         eddy__stream_wunlock(s);
     return rc;
+}
+
+ssize_t eddy_try_write(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs)
+{
+    if (s->closing)
+        return EDDY_ECLOSED;
+    if (s->wbusy || uv_stream_get_write_queue_size(&s->u.stream) > 0)
+        return 0;
+    int rc = uv_try_write(&s->u.stream, bufs, (unsigned)nbufs);
+    return rc == UV_EAGAIN ? 0 : rc;
 }
 
 int eddy_write(eddy_stream_t *s, const uv_buf_t *bufs, size_t nbufs)

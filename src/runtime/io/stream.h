@@ -44,6 +44,8 @@ struct eddy_stream {
     eddy__waitq_t writers;
 };
 
+/** Frees the spare spill buffers (runtime teardown). */
+void eddy__stream_spares_free(void);
 /** Allocates a stream of the given kind and initialises its handle on the
  *  running loop: 0 or a libuv error. */
 int eddy__stream_new(eddy_stream_t **out, enum eddy__stream_kind kind);
