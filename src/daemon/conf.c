@@ -86,44 +86,12 @@ void config_errors_free(config_errors_t *errs)
 
 int64_t config_parse_size(const char *v)
 {
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0 || errno != 0)
-        return -1;
-    int64_t mult = 1;
-    if (*end == 'k' || *end == 'K')
-        mult = 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        mult = 1024 * 1024, end++;
-    else if (*end == 'g' || *end == 'G')
-        mult = 1024 * 1024 * 1024, end++;
-    if (*end != '\0' || n > INT64_MAX / mult)
-        return -1;
-    return n * mult;
+    return route_parse_size(v);
 }
 
 int64_t config_parse_duration(const char *v)
 {
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0 || errno != 0)
-        return -1;
-    int64_t mult;
-    if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "s") == 0 || *end == '\0')
-        mult = 1000;
-    else if (strcmp(end, "m") == 0)
-        mult = 60 * 1000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600 * 1000;
-    else
-        return -1;
-    if (n > INT64_MAX / mult)
-        return -1;
-    return n * mult;
+    return route_parse_duration(v);
 }
 
 /* Letters, digits, '-' and '.' (resolved at start, to all its addresses);
@@ -228,6 +196,7 @@ static config_t *config_new(const char *file)
     cfg->backlog = 511;
     cfg->server_header = strdup("eddy");
     cfg->shutdown_ms = 10000;
+    cfg->stall_warn_ms = 100;
     cfg->access_log = strdup("stderr");
     cfg->error_log = strdup("stderr");
     cfg->log_level = LOG_INFO;
@@ -579,6 +548,8 @@ static void key_server(parse_t *p, const char *key, const char *v)
         key_size(p, &n, key, v, 1, 10 * 1000 * 1000);
         if (n)
             cfg->max_connections = (unsigned)n;
+    } else if (strcmp(key, "stall_warn") == 0) {
+        key_duration(p, &cfg->stall_warn_ms, key, v, "off");
     } else if (strcmp(key, "server_header") == 0) {
         /* The head writer takes at most 99 bytes of it (and must never
          * send a control character). */
@@ -821,7 +792,12 @@ static const char default_ini[] = "[server]\n"
                                   "type = return\n"
                                   "status = 200\n"
                                   "body = ok\n"
-                                  "content_type = text/plain; charset=utf-8\n";
+                                  "content_type = text/plain; charset=utf-8\n"
+                                  /* The welcome page's live demo. */
+                                  "[route = /ws/echo]\n"
+                                  "type = echo\n"
+                                  "[route /ps/]\n"
+                                  "type = pubsub\n";
 
 config_t *config_default(config_errors_t *errs)
 {

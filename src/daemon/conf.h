@@ -30,6 +30,7 @@ typedef struct config {
     unsigned max_connections;
     char *server_header;
     uint64_t shutdown_ms;
+    uint64_t stall_warn_ms; /* [server] stall_warn: log task runs this long (0: off) */
     char *access_log; /* "stderr", "off" or a path */
     char *error_log;
     enum log_level log_level;

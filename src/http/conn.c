@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "http/conn.h"
+#include "http/stats.h"
 
 enum feed_result { FEED_MORE, FEED_HEAD, FEED_MESSAGE, FEED_ERROR };
 
@@ -111,8 +112,10 @@ static ssize_t read_more(http_conn_t *c)
     eddy_timeout_enter(&scope, ms);
     n = eddy_read(c->stream, c->in + c->in_end, c->in_cap - c->in_end);
     eddy_timeout_leave(&scope);
-    if (n > 0)
+    if (n > 0) {
         c->in_end += (size_t)n;
+        http_stats.bytes_in += (uint64_t)n;
+    }
     return n;
 }
 
@@ -138,7 +141,8 @@ static int conn_alloc(http_conn_t *c)
     c->out_cap = 16384;
     c->in = malloc(c->in_cap);
     c->out = malloc(c->out_cap);
-    return c->in && c->out && http__grow_headers(c) == 0 ? 0 : UV_ENOMEM;
+    c->segs = malloc(OUT_SEGS * sizeof(out_seg_t));
+    return c->in && c->out && c->segs && http__grow_headers(c) == 0 ? 0 : UV_ENOMEM;
 }
 
 int http__grow_headers(http_conn_t *c)
@@ -171,7 +175,8 @@ int http__grow_path(http_conn_t *c, size_t need)
     return 0;
 }
 
-static void conn_free(http_conn_t *c)
+/* The buffers of HTTP requests (none once a handler took over). */
+static void conn_free_buffers(http_conn_t *c)
 {
     http__out_reset(c);
     free(c->in);
@@ -180,7 +185,49 @@ static void conn_free(http_conn_t *c)
     free(c->values);
     free(c->hdrs);
     free(c->path);
+    free(c->body);
+    free(c->segs);
+    c->segs = NULL;
+    c->in = c->out = c->path = c->body = NULL;
+    c->names = c->values = NULL;
+    c->hdrs = NULL;
+    c->in_cap = c->out_cap = c->hdr_cap = c->path_cap = c->body_cap = 0;
+}
+
+static void conn_free(http_conn_t *c)
+{
+    conn_free_buffers(c);
     free(c);
+}
+
+/* Hands the connection to the handler that took it over, once its
+ * response has left (sent: whether it did).  The HTTP buffers go first:
+ * a WebSocket session that idles for hours should not keep them. */
+static void run_takeover(http_conn_t *c, bool sent)
+{
+    http_takeover_fn fn = c->takeover;
+    void *arg = c->takeover_arg;
+    char *extra = NULL;
+    size_t n = c->in_end - c->in_parsed;
+
+    c->takeover = NULL;
+    if (!sent || c->site == NULL || (n > 0 && (extra = malloc(n)) == NULL)) {
+        fn(arg, NULL, NULL, 0);
+        return;
+    }
+    if (n > 0)
+        memcpy(extra, c->in + c->in_parsed, n);
+    conn_free_buffers(c);
+    c->session = true;
+    c->idle = false;
+    /* Parsing and answering went deep; the session waits shallow. */
+    eddy_stack_shrink();
+    /* A drain that began while the upgrade was answered: the session
+     * starts cancelled and says goodbye at once. */
+    if (c->srv->draining)
+        eddy_cancel(c->task);
+    fn(arg, c->stream, extra, n);
+    free(extra);
 }
 
 static void link_conn(http_server_t *srv, http_conn_t *c)
@@ -203,9 +250,20 @@ static void unlink_conn(http_server_t *srv, http_conn_t *c)
     srv->nconns--;
 }
 
+void http__takeover_drop(http_conn_t *c)
+{
+    http_takeover_fn fn = c->takeover;
+    if (fn != NULL) {
+        c->takeover = NULL;
+        fn(c->takeover_arg, NULL, NULL, 0);
+    }
+}
+
 /* Answers with an error, reports the refusal and ends the connection. */
 static void fail(http_conn_t *c, int status, const char *reason)
 {
+    http__defer_drop(c);
+    http__takeover_drop(c);
     c->close = true;
     if (status > 0 && acquire_site(c) == 0) {
         http_response_error(c, status);
@@ -242,10 +300,12 @@ static bool serve(http_conn_t *c)
             case FEED_MESSAGE:
                 /* The site stays until the response is written: its send
                  * timeout bounds the flush. */
-                if (c->srv->draining)
+                if (c->srv->draining && !c->takeover)
                     http__response_close(c);
                 http__commit(c);
                 c->in_start = c->in_parsed;
+                if (c->takeover)
+                    return false; /* the handler serves the connection now */
                 if (c->close || c->srv->draining)
                     return true;
                 continue;
@@ -352,7 +412,7 @@ void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
     eddy_tcp_nodelay(stream, true);
     link_conn(srv, c);
 
-    bool lingering = false;
+    bool lingering = false, sent = true;
     if (acquire_site(c) == 0 && conn_alloc(c) == 0)
         lingering = serve(c);
 
@@ -368,11 +428,16 @@ void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
             eddy_timeout_enter(&scope, c->site->limits.send_ms);
         }
         if (http__flush(c) < 0)
-            lingering = false;
+            lingering = sent = false;
         if (bye) {
             eddy_timeout_leave(&scope);
             eddy_shield_leave();
         }
+    }
+    http__defer_drop(c);
+    if (c->takeover) {
+        run_takeover(c, sent && !eddy_cancelling(c->task));
+        lingering = false;
     }
     lingering = lingering && linger_needed(c);
     uint64_t linger_ms = lingering && acquire_site(c) == 0 ? c->site->limits.linger_ms : 0;
@@ -388,7 +453,7 @@ void http_server_drain(http_server_t *srv)
 {
     srv->draining = true;
     for (http_conn_t *c = srv->conns; c != NULL; c = c->next) {
-        if (c->idle)
+        if (c->idle || c->session)
             eddy_cancel(c->task);
     }
 }

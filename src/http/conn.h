@@ -47,7 +47,7 @@ struct http_conn {
      * be written; the rest is the response being staged. */
     char *out;
     size_t out_cap, out_used;
-    out_seg_t segs[OUT_SEGS];
+    out_seg_t *segs; /* OUT_SEGS of them */
     size_t nsegs, ncommitted;
     size_t resp_seg, resp_used; /* where the staged response starts */
     int resp_status;
@@ -55,6 +55,10 @@ struct http_conn {
     unsigned resp_omit; /* HTTP_OMIT_*: defaults the handler replaces */
     void *resp_rec;     /* a log record whose response was replaced */
     uint64_t resp_bytes;
+    /* Metrics (http/stats.h): the route's counters, or NULL for the
+     * unrouted ones, and uv_hrtime at the request's first byte (0: none). */
+    struct http_route_stats *stats;
+    uint64_t req_start;
     bool resp_failed; /* the response did not fit: answer 500 */
 
     /* The request being parsed. */
@@ -78,6 +82,18 @@ struct http_conn {
     bool abort; /* answer now, read nothing more */
     bool idle;  /* waiting for a request's first byte */
 
+    /* A handler waiting for the request body (http_response_defer). */
+    http_body_fn defer;
+    void *defer_arg;
+    size_t defer_max;
+    char *body;
+    size_t body_len, body_cap;
+
+    /* A handler's takeover after its response (http_response_takeover). */
+    http_takeover_fn takeover;
+    void *takeover_arg;
+    bool session; /* the takeover runs: a drain cancels the task */
+
     http_header_t *hdrs; /* http_request_t.headers */
     char *path;          /* decoded path */
     size_t path_cap;
@@ -90,12 +106,21 @@ void http__on_head(http_conn_t *c);
 int http__parse_error_status(http_conn_t *c, llhttp_errno_t err);
 /** Parser callbacks (static settings). */
 extern const llhttp_settings_t http__settings;
+/** Gives up a takeover whose response will not be sent. */
+void http__takeover_drop(http_conn_t *c);
+/** Gives up a deferred handler's wait (the request failed). */
+void http__defer_drop(http_conn_t *c);
 /** Clears the per-request parse state at a message's start. */
 void http__request_reset(http_conn_t *c);
 /** Reports a refusal the layer answers with status: srv->refused with the
  *  reason, and, for a request refused before its head was handled, an
  *  access-log record of what arrived (after the error page is staged). */
 void http__refused(http_conn_t *c, int status, const char *reason);
+
+/* stats.c */
+/** Counts the response just committed (status class, duration) in its
+ *  route's counters. */
+void http__stats_count(http_conn_t *c);
 
 /* conn.c */
 /** Doubles the header arrays (they start at 16 entries). */

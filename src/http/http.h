@@ -169,6 +169,36 @@ void http_response_remember(http_conn_t *c, http_replay_t *r);
 /** Frees what a replay cache holds. */
 void http_replay_free(http_replay_t *r);
 
+/* ------------------------------------------------ bodies and takeovers */
+
+/** Called once the request body is complete, to stage the response as a
+ *  handler does (0 or an error status).  Called exactly once: with c NULL
+ *  (and body NULL) when the request failed before its end, so that arg
+ *  can be freed. */
+typedef int (*http_body_fn)(void *arg, http_conn_t *c, const char *body, size_t len);
+/** Instead of staging a response now, the handler waits for the body: the
+ *  layer collects at most max bytes of it (more: 413; body_size applies
+ *  too) and calls fn at the end of the message.  The request given to the
+ *  handler is gone by then: arg carries what fn needs. */
+void http_response_defer(http_conn_t *c, size_t max, http_body_fn fn, void *arg);
+
+/** Serves the connection after its response: s is the stream, extra the
+ *  bytes that arrived after the request (already read).  Called with s NULL
+ *  when the response could not be written (arg is only to be freed). */
+typedef void (*http_takeover_fn)(void *arg, eddy_stream_t *s, const char *extra, size_t n);
+/** The handler takes the connection over once the response it stages has
+ *  left (101 Switching Protocols, an event stream): call before ending the
+ *  head (no Connection: close is added; the handler writes its own
+ *  Connection header).  The layer frees its buffers and runs fn in the
+ *  connection task; the stream is closed when fn returns.  The site stays
+ *  acquired meanwhile, so a reload leaves the session on the configuration
+ *  it started with.  A drain (shutdown) cancels the task: fn says goodbye
+ *  (WebSocket 1001) and returns. */
+void http_response_takeover(http_conn_t *c, http_takeover_fn fn, void *arg);
+
+/** The limits and timeouts of the site serving the current request. */
+const http_limits_t *http_conn_limits(const http_conn_t *c);
+
 /** True if the request being answered is a HEAD. */
 bool http_response_is_head(const http_conn_t *c);
 

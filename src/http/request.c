@@ -12,6 +12,7 @@
  * Every refusal carries its reason in words for the error log. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,6 +70,7 @@ static int on_message_begin(llhttp_t *p)
     http_conn_t *c = conn_of(p);
     http__request_reset(c);
     c->in_message = true;
+    c->req_start = uv_hrtime();
     return 0;
 }
 
@@ -221,14 +223,75 @@ static int on_headers_complete(llhttp_t *p)
     return c->abort ? HPE_PAUSED : 0;
 }
 
+/* Keeps body bytes for a deferred handler. */
+static int keep_body(http_conn_t *c, const char *at, size_t len)
+{
+    if (c->body_len + len > c->defer_max)
+        return refuse(c, 413, "request body larger than the route takes");
+    if (c->body_len + len > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 1024;
+        while (cap < c->body_len + len)
+            cap *= 2;
+        char *b = realloc(c->body, cap);
+        if (b == NULL)
+            return refuse(c, 500, "out of memory for a request body");
+        c->body = b;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, at, len);
+    c->body_len += len;
+    return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = conn_of(p);
-    (void)at;
     c->body_bytes += (int64_t)len;
     if ((uint64_t)c->body_bytes > c->site->limits.body_size)
         return refuse(c, 413, "request body larger than body_size");
-    return 0;
+    return c->defer ? keep_body(c, at, len) : 0;
+}
+
+void http_response_defer(http_conn_t *c, size_t max, http_body_fn fn, void *arg)
+{
+    http__defer_drop(c);
+    c->defer = fn;
+    c->defer_arg = arg;
+    c->defer_max = max;
+    c->body_len = 0;
+}
+
+void http__defer_drop(http_conn_t *c)
+{
+    http_body_fn fn = c->defer;
+    if (fn != NULL) {
+        c->defer = NULL;
+        fn(c->defer_arg, NULL, NULL, 0);
+    }
+    /* A large body's buffer is not kept for the next request. */
+    if (c->body_cap > 65536) {
+        free(c->body);
+        c->body = NULL;
+        c->body_cap = 0;
+    }
+    c->body_len = 0;
+}
+
+/* The body a deferred handler waited for is complete: it stages the
+ * response now. */
+static void run_deferred(http_conn_t *c)
+{
+    http_body_fn fn = c->defer;
+    c->defer = NULL;
+    int status = fn(c->defer_arg, c, c->body ? c->body : "", c->body_len);
+    if (c->resp_failed)
+        status = 500;
+    if (status != 0) {
+        if (status >= 500)
+            c->close = true;
+        http_response_error(c, status);
+    }
+    http__defer_drop(c);
 }
 
 /* Chunk extensions are skipped, but their bytes count as body. */
@@ -245,6 +308,8 @@ static int on_chunk_extension(llhttp_t *p, const char *at, size_t len)
 static int on_message_complete(llhttp_t *p)
 {
     http_conn_t *c = conn_of(p);
+    if (c->defer)
+        run_deferred(c);
     c->msg_done = true;
     c->in_message = false;
     return HPE_PAUSED;
@@ -439,6 +504,8 @@ void http__on_head(http_conn_t *c)
             status = 500;
     }
     if (status != 0) {
+        http__defer_drop(c);
+        http__takeover_drop(c);
         /* The body of a request refused before its handler is not read,
          * and a malformed head leaves the stream unsynchronised: close. */
         if (body_follows || status == 400 || status >= 500)
@@ -449,7 +516,9 @@ void http__on_head(http_conn_t *c)
     }
     if (c->srv->log_begin) {
         void *rec = c->srv->log_begin(c->srv, &req);
-        if (rec != NULL)
+        if (rec != NULL && c->defer != NULL && c->resp_rec == NULL)
+            c->resp_rec = rec; /* goes to the response staged at the body's end */
+        else if (rec != NULL)
             http__response_log(c, rec); /* ends after the write */
     }
 }

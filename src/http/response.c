@@ -11,6 +11,7 @@
 #include "http/conn.h"
 #include "http/date.h"
 #include "http/fmt.h"
+#include "http/stats.h"
 #include "http/status.h"
 
 /* Bodies up to this size are copied next to their head. */
@@ -90,6 +91,8 @@ void http__out_reset(http_conn_t *c)
 void http__commit(http_conn_t *c)
 {
     adopt_record(c);
+    if (c->nsegs > c->resp_seg)
+        http__stats_count(c); /* once per response: committed, it is no longer staged */
     c->ncommitted = c->nsegs;
     c->resp_seg = c->nsegs;
     c->resp_used = c->out_used;
@@ -142,6 +145,7 @@ static int write_segs(http_conn_t *c, size_t n)
     }
     if (cork && rc != EDDY_ECLOSED) /* closed: the stream may be gone */
         eddy_tcp_cork(c->stream, false); /* sends what is held */
+    http_stats.bytes_out += done;
     end_records(c, n, done);
     for (size_t j = 0; j < n; j++)
         seg_release(&c->segs[j]);
@@ -335,7 +339,9 @@ static void end_head(http_conn_t *c, const char *content_type, int64_t content_l
         buf[n++] = '\n';
     }
     c->resp_close = c->close;
-    if (c->close) {
+    if (c->takeover) {
+        /* The handler wrote its own Connection header. */
+    } else if (c->close) {
         memcpy(buf + n, "Connection: close\r\n", 19);
         n += 19;
     } else if (c->parser.http_minor == 0) {
@@ -422,6 +428,17 @@ void http__response_close(http_conn_t *c)
     }
     c->out_used += hl;
     c->resp_close = true;
+}
+
+void http_response_takeover(http_conn_t *c, http_takeover_fn fn, void *arg)
+{
+    c->takeover = fn;
+    c->takeover_arg = arg;
+}
+
+const http_limits_t *http_conn_limits(const http_conn_t *c)
+{
+    return &c->site->limits;
 }
 
 bool http_response_is_head(const http_conn_t *c)

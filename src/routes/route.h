@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/http.h"
 
@@ -19,6 +20,8 @@ typedef struct route_type {
     /** Headers the type writes itself (NULL-terminated; NULL: none): a
      *  configured copy would appear twice, so `header =` refuses them. */
     const char *const *own_headers;
+    /** Sets the defaults of a new route's state (NULL: zeroes will do). */
+    void (*init)(route_t *r);
     /** Takes one key of the type's section: 0, 1 if the key is not the
      *  type's, -1 with *err set for a bad value. */
     int (*set)(route_t *r, const char *key, const char *value, const char **err);
@@ -39,6 +42,9 @@ struct route {
     size_t headers_len;
     unsigned omit; /* HTTP_OMIT_*: defaults the extra headers replace */
     void *state;   /* type->state_size bytes */
+    /* Its counters (http/stats.h), set up by the daemon so that they
+     * outlive reloads; NULL: counted with requests no route took. */
+    struct http_route_stats *stats;
 };
 
 /** The route type called name, or NULL. */
@@ -72,10 +78,17 @@ static inline void route_headers(const route_t *r, http_conn_t *c)
 
 /** Parses a status code in [lo, hi]; -1 if it is not one. */
 int route_parse_status(const char *v, int lo, int hi);
+/** A size with an optional k, m or g suffix (1024-based); -1 if malformed. */
+int64_t route_parse_size(const char *v);
+/** A duration in ms: a number with ms, s, m or h (bare: seconds); -1. */
+int64_t route_parse_duration(const char *v);
 /** Parses "on"/"off" (yes/no, true/false, 1/0); -1 if neither. */
 int route_parse_bool(const char *v);
 
-extern const route_type_t route_static, route_return, route_redirect;
+extern const route_type_t route_static, route_return, route_redirect, route_echo, route_pubsub;
+
+/** Prometheus text of the server's numbers (routes/metrics.h). */
+extern const route_type_t route_metrics;
 
 /** Sets the body of a return route (the embedded welcome page). */
 int route_return_set_body(route_t *r, const char *body, const char *content_type);

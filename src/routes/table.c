@@ -1,14 +1,18 @@
 /* The table of route types, and matching a path to a route. */
 #include "config.h"
 
+#include <errno.h>
 #include <llhttp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "http/stats.h"
 #include "routes/route.h"
 
-static const route_type_t *const types[] = {&route_static, &route_return, &route_redirect};
+static const route_type_t *const types[] = {&route_static, &route_return, &route_redirect,
+                                            &route_echo, &route_pubsub, &route_metrics};
 
 const route_type_t *route_type_find(const char *name)
 {
@@ -21,7 +25,7 @@ const route_type_t *route_type_find(const char *name)
 
 const char *route_type_names(void)
 {
-    return "static, return, redirect";
+    return "static, return, redirect, echo, pubsub, metrics";
 }
 
 route_t *route_new(const route_type_t *type, const char *match, bool exact, int line)
@@ -39,6 +43,8 @@ route_t *route_new(const route_type_t *type, const char *match, bool exact, int 
     r->exact = exact;
     r->line = line;
     r->state = r + 1;
+    if (type->init)
+        type->init(r);
     return r;
 }
 
@@ -148,6 +154,48 @@ route_t *route_find(route_t *const *routes, size_t n, const char *path, size_t l
     return best;
 }
 
+int64_t route_parse_size(const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0 || errno != 0)
+        return -1;
+    int64_t mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mult = 1024 * 1024 * 1024, end++;
+    if (*end != '\0' || n > INT64_MAX / mult)
+        return -1;
+    return n * mult;
+}
+
+int64_t route_parse_duration(const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0 || errno != 0)
+        return -1;
+    int64_t mult;
+    if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        mult = 1000;
+    else if (strcmp(end, "m") == 0)
+        mult = 60 * 1000;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600 * 1000;
+    else
+        return -1;
+    if (n > INT64_MAX / mult)
+        return -1;
+    return n * mult;
+}
+
 int route_parse_bool(const char *v)
 {
     static const char *const yes[] = {"on", "yes", "true", "1"}, *const no[] = {"off", "no",
@@ -166,6 +214,7 @@ int route_handle(route_t *const *routes, size_t n, http_conn_t *c, const http_re
     route_t *r = route_find(routes, n, req->path, req->path_len);
     if (r == NULL)
         return 404;
+    http_response_stats(c, r->stats);
     if (!r->type->any_method && req->method != HTTP_GET && req->method != HTTP_HEAD) {
         http_response_start(c, 405);
         http_response_header_str(c, "Allow", "GET, HEAD");

@@ -1,0 +1,406 @@
+/* Channels, their history and subscribers; hubs by name (see pubsub.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "eddy.h"
+#include "pubsub/pubsub.h"
+#include "websocket/stats.h"
+
+struct ps_channel {
+    ps_channel_t *hnext; /* hash chain */
+    uint64_t hash;
+    uint64_t last_id;
+    ps_sub_t *subs;
+    size_t nsubs;
+    ps_msg_t **hist; /* ring of hcap, hlen from hhead */
+    size_t hcap, hhead, hlen;
+    size_t len;
+    char name[PS_NAME_MAX + 1];
+};
+
+struct ps_hub {
+    ps_hub_t *next; /* the registry */
+    unsigned refs;
+    char *name;
+    ps_channel_t **buckets;
+    size_t nbuckets, nchannels, nsubs;
+};
+
+static ps_hub_t *hubs;
+
+void ps_msg_unref(ps_msg_t *m)
+{
+    if (m == NULL || --m->refs > 0)
+        return;
+    for (int i = 0; i < PS_FORMS; i++)
+        ws_blob_unref(m->forms[i]);
+    free(m);
+}
+
+/* ------------------------------------------------------------ hubs */
+
+ps_hub_t *ps_hub_acquire(const char *name)
+{
+    for (ps_hub_t *h = hubs; h != NULL; h = h->next) {
+        if (strcmp(h->name, name) == 0) {
+            h->refs++;
+            return h;
+        }
+    }
+    ps_hub_t *h = calloc(1, sizeof(*h));
+    if (h == NULL || (h->name = strdup(name)) == NULL) {
+        free(h);
+        return NULL;
+    }
+    h->refs = 1;
+    h->next = hubs;
+    hubs = h;
+    return h;
+}
+
+static void channel_free(ps_channel_t *c)
+{
+    for (size_t i = 0; i < c->hlen; i++)
+        ps_msg_unref(c->hist[(c->hhead + i) % c->hcap]);
+    free(c->hist);
+    free(c);
+}
+
+void ps_hub_release(ps_hub_t *h)
+{
+    if (h == NULL || --h->refs > 0)
+        return;
+    for (ps_hub_t **p = &hubs; *p != NULL; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    }
+    for (size_t i = 0; i < h->nbuckets; i++) {
+        ps_channel_t *c = h->buckets[i];
+        while (c != NULL) {
+            ps_channel_t *next = c->hnext;
+            /* Sessions hold the hub through their route: none are left. */
+            channel_free(c);
+            c = next;
+        }
+    }
+    pubsub_stats.channels -= h->nchannels;
+    free(h->buckets);
+    free(h->name);
+    free(h);
+}
+
+size_t ps_hub_channels(const ps_hub_t *h)
+{
+    return h->nchannels;
+}
+
+size_t ps_hub_subscribers(const ps_hub_t *h)
+{
+    return h->nsubs;
+}
+
+/* ------------------------------------------------------------ channels */
+
+bool ps_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || len > PS_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '~' || c == '-' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t hash_name(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static ps_channel_t *find(ps_hub_t *h, const char *name, size_t len, uint64_t hash)
+{
+    if (h->nbuckets == 0)
+        return NULL;
+    for (ps_channel_t *c = h->buckets[hash & (h->nbuckets - 1)]; c != NULL; c = c->hnext) {
+        if (c->hash == hash && c->len == len && memcmp(c->name, name, len) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static int grow_buckets(ps_hub_t *h)
+{
+    size_t n = h->nbuckets ? h->nbuckets * 2 : 64;
+    ps_channel_t **b = calloc(n, sizeof(*b));
+    if (b == NULL)
+        return UV_ENOMEM;
+    for (size_t i = 0; i < h->nbuckets; i++) {
+        ps_channel_t *c = h->buckets[i];
+        while (c != NULL) {
+            ps_channel_t *next = c->hnext;
+            c->hnext = b[c->hash & (n - 1)];
+            b[c->hash & (n - 1)] = c;
+            c = next;
+        }
+    }
+    free(h->buckets);
+    h->buckets = b;
+    h->nbuckets = n;
+    return 0;
+}
+
+static void unlink_channel(ps_hub_t *h, ps_channel_t *c)
+{
+    ps_channel_t **p = &h->buckets[c->hash & (h->nbuckets - 1)];
+    while (*p != c)
+        p = &(*p)->hnext;
+    *p = c->hnext;
+    h->nchannels--;
+    pubsub_stats.channels--;
+    channel_free(c);
+}
+
+/* Drops history older than the limits allow. */
+static void trim_history(ps_channel_t *c, const ps_limits_t *lim, uint64_t now)
+{
+    while (c->hlen > 0) {
+        ps_msg_t *m = c->hist[c->hhead];
+        bool old = lim->history_ms && m->time_ms + lim->history_ms <= now;
+        if (c->hlen <= lim->history && !old)
+            break;
+        ps_msg_unref(m);
+        c->hhead = (c->hhead + 1) % c->hcap;
+        c->hlen--;
+    }
+}
+
+/* An empty channel (no subscribers, no history) is freed. */
+static void maybe_free(ps_hub_t *h, ps_channel_t *c)
+{
+    if (c->nsubs == 0 && c->hlen == 0)
+        unlink_channel(h, c);
+}
+
+/* At max_channels: frees the channels whose history expired. */
+static void sweep(ps_hub_t *h, const ps_limits_t *lim)
+{
+    uint64_t now = eddy_now();
+    for (size_t i = 0; i < h->nbuckets; i++) {
+        ps_channel_t *c = h->buckets[i];
+        while (c != NULL) {
+            ps_channel_t *next = c->hnext;
+            trim_history(c, lim, now);
+            maybe_free(h, c);
+            c = next;
+        }
+    }
+}
+
+static int get(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool create,
+               ps_channel_t **out)
+{
+    uint64_t hash = hash_name(name, len);
+    ps_channel_t *c = find(h, name, len, hash);
+    if (c != NULL || !create) {
+        if (c != NULL)
+            trim_history(c, lim, eddy_now());
+        *out = c;
+        return 0;
+    }
+    if (h->nchannels >= lim->max_channels)
+        sweep(h, lim);
+    if (h->nchannels >= lim->max_channels)
+        return UV_EAGAIN;
+    if (h->nchannels + 1 > h->nbuckets && grow_buckets(h) < 0)
+        return UV_ENOMEM;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return UV_ENOMEM;
+    c->hash = hash;
+    c->len = len;
+    memcpy(c->name, name, len);
+    c->hnext = h->buckets[hash & (h->nbuckets - 1)];
+    h->buckets[hash & (h->nbuckets - 1)] = c;
+    h->nchannels++;
+    pubsub_stats.channels++;
+    *out = c;
+    return 0;
+}
+
+bool ps_can_subscribe(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len)
+{
+    ps_channel_t *c = NULL;
+    if (h->nsubs >= lim->max_subscribers)
+        return false;
+    get(h, lim, name, len, false, &c);
+    if (c == NULL && h->nchannels >= lim->max_channels) {
+        sweep(h, lim);
+        return h->nchannels < lim->max_channels;
+    }
+    return true;
+}
+
+int ps_subscribe(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, ps_sub_t *s,
+                 bool has_since, uint64_t since, ps_replay_t *replay)
+{
+    static ps_msg_t **list;
+    static size_t list_cap;
+    ps_channel_t *c;
+
+    memset(replay, 0, sizeof(*replay));
+    replay->gap_from = 1;
+    if (h->nsubs >= lim->max_subscribers)
+        return UV_EAGAIN;
+    int rc = get(h, lim, name, len, true, &c);
+    if (rc < 0)
+        return rc;
+    if (has_since && since < c->last_id) {
+        /* Ids since+1 .. first in history - 1 are gone. */
+        uint64_t first = c->hlen ? c->hist[c->hhead]->id : c->last_id + 1;
+        if (since + 1 < first) {
+            replay->gap_from = since + 1;
+            replay->gap_to = first - 1;
+        }
+        if (c->hlen > list_cap) {
+            ps_msg_t **l = realloc(list, c->hlen * sizeof(*l));
+            if (l == NULL) {
+                maybe_free(h, c);
+                return UV_ENOMEM;
+            }
+            list = l;
+            list_cap = c->hlen;
+        }
+        for (size_t i = 0; i < c->hlen; i++) {
+            ps_msg_t *m = c->hist[(c->hhead + i) % c->hcap];
+            if (m->id > since)
+                list[replay->n++] = m;
+        }
+        replay->msgs = list;
+    }
+    s->ch = c;
+    s->prev = NULL;
+    s->next = c->subs;
+    if (c->subs)
+        c->subs->prev = s;
+    c->subs = s;
+    c->nsubs++;
+    h->nsubs++;
+    pubsub_stats.subscribers++;
+    return 0;
+}
+
+void ps_unsubscribe(ps_hub_t *h, ps_sub_t *s)
+{
+    ps_channel_t *c = s->ch;
+    if (c == NULL)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->subs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->ch = NULL;
+    s->prev = s->next = NULL;
+    c->nsubs--;
+    h->nsubs--;
+    pubsub_stats.subscribers--;
+    maybe_free(h, c);
+}
+
+static int remember(ps_channel_t *c, const ps_limits_t *lim, ps_msg_t *m)
+{
+    if (lim->history == 0)
+        return 0;
+    if (c->hlen == c->hcap) {
+        size_t cap = c->hcap ? c->hcap * 2 : 8;
+        if (cap > lim->history)
+            cap = lim->history;
+        if (cap <= c->hlen) {
+            /* Full at the limit: the oldest leaves. */
+            ps_msg_unref(c->hist[c->hhead]);
+            c->hhead = (c->hhead + 1) % c->hcap;
+            c->hlen--;
+        } else {
+            ps_msg_t **hist = malloc(cap * sizeof(*hist));
+            if (hist == NULL)
+                return UV_ENOMEM;
+            for (size_t i = 0; i < c->hlen; i++)
+                hist[i] = c->hist[(c->hhead + i) % c->hcap];
+            free(c->hist);
+            c->hist = hist;
+            c->hcap = cap;
+            c->hhead = 0;
+        }
+    }
+    c->hist[(c->hhead + c->hlen) % c->hcap] = ps_msg_ref(m);
+    c->hlen++;
+    return 0;
+}
+
+int ps_publish(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool binary,
+               const void *data, size_t n, uint64_t *id, size_t *delivered)
+{
+    ps_channel_t *c;
+    int rc = get(h, lim, name, len, true, &c);
+    if (rc < 0)
+        return rc;
+    ps_msg_t *m = malloc(sizeof(*m) + n);
+    if (m == NULL) {
+        maybe_free(h, c);
+        return UV_ENOMEM;
+    }
+    memset(m, 0, sizeof(*m));
+    m->refs = 1;
+    m->binary = binary;
+    m->id = ++c->last_id;
+    m->time_ms = eddy_now();
+    m->len = n;
+    if (n)
+        memcpy(m->data, data, n);
+    remember(c, lim, m);
+    pubsub_stats.published++;
+    *id = m->id;
+    *delivered = 0;
+    for (ps_sub_t *s = c->subs, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->deliver(s, m) != 0) {
+            ps_unsubscribe(h, s);
+            /* The channel may be gone with its last subscriber. */
+            if (next == NULL)
+                break;
+            continue;
+        }
+        (*delivered)++;
+    }
+    pubsub_stats.deliveries += *delivered;
+    ps_msg_unref(m);
+    /* Without history and subscribers, the channel is done. */
+    c = NULL;
+    get(h, lim, name, len, false, &c);
+    if (c != NULL)
+        maybe_free(h, c);
+    return 0;
+}
+
+bool ps_channel_info(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
+                     uint64_t *last_id, size_t *subscribers, size_t *history)
+{
+    ps_channel_t *c = NULL;
+    get(h, lim, name, len, false, &c);
+    if (c == NULL)
+        return false;
+    *last_id = c->last_id;
+    *subscribers = c->nsubs;
+    *history = c->hlen;
+    return true;
+}
