@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")"
 
 # Build dependencies, then what `make check` uses to talk to the daemon.
-PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev libinih-dev node-llhttp zlib1g-dev nettle-dev curl python3 valgrind iproute2"
+PKGS="build-essential autoconf automake libtool pkg-config libuv1-dev libinih-dev node-llhttp zlib1g-dev nettle-dev curl python3 python3-websockets python3-prometheus-client chromium valgrind iproute2 systemd man-db"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

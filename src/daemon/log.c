@@ -12,6 +12,7 @@
 
 #include "daemon/log.h"
 #include "daemon/logfmt.h"
+#include "daemon/sd.h"
 #include "http/date.h"
 #include "http/fmt.h"
 
@@ -59,6 +60,18 @@ static struct {
 } lg = {.level = LOG_INFO, .error_fd = 2, .access_fd = -1, .buffer_max = 16 * 1024 * 1024};
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* syslog priorities of the levels, for the journal: debug, info, warning, err. */
+static const char level_prio[] = {'7', '6', '4', '3'};
+
+/* Under systemd with stderr connected to the journal, which stamps each
+ * line itself and reads a "<N>" prefix as its priority. */
+static bool stderr_is_journal(void)
+{
+    static int journal = -1;
+    if (journal < 0)
+        journal = sd_journal_stream(2);
+    return journal;
+}
 
 static int open_log(const char *path)
 {
@@ -78,9 +91,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n =
-        snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, level_names[level]);
+    int n = lg.error_fd == 2 && stderr_is_journal()
+                ? snprintf(buf, sizeof(buf), "<%c>[%s] ", level_prio[level], level_names[level])
+                : snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] ",
+                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                           tm.tm_sec, level_names[level]);
     va_start(ap, fmt);
     n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
     va_end(ap);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "daemon/sd.h"
 #include "daemon/server.h"
 
 #define USAGE "usage: eddy [-c FILE] [-t] [-l ADDR]... [-r DIR] [-V] [-h]\n"
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Before any thread starts: it edits the environment. */
+    sd_init();
     int rc = server_run(&opts, cfg);
     free(listen);
     return rc;

@@ -12,7 +12,10 @@
 
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/metrics.h"
+#include "daemon/sd.h"
 #include "daemon/server.h"
+#include "http/stats.h"
 
 /* Connection tasks have small stacks: their deepest path (parse, static
  * file, sendfile) stays under 16 KiB, so 64 KiB is generous and keeps
@@ -34,6 +37,7 @@ typedef struct listener {
     unsigned mode;  /* unix: the mode last set on the socket file */
     eddy_stream_t *stream;
     eddy_task_t *acceptor; /* NULL until accepting */
+    bool passed;           /* from systemd: kept open for the process's life */
 } listener_t;
 
 static struct server {
@@ -44,6 +48,7 @@ static struct server {
     eddy_sem_t slots; /* max_connections */
     unsigned slots_total;
     eddy_group_t conns;
+    uint64_t nrequests; /* responses begun, for systemd's STATUS= */
     int exit_code;
 } srv;
 
@@ -63,6 +68,7 @@ static void site_release(http_server_t *h, http_site_t *site)
 static void *on_log_begin(http_server_t *h, const http_request_t *req)
 {
     (void)h;
+    srv.nrequests++;
     return log_access_begin(req);
 }
 
@@ -109,6 +115,8 @@ static int acceptor_task(void *arg)
 
     for (;;) {
         eddy_stream_t *client;
+        if (srv.slots.value == 0)
+            http_stats.conns_at_limit++;
         int rc = eddy_sem_acquire(&srv.slots);
         if (rc != 0)
             return rc;
@@ -129,6 +137,7 @@ static int acceptor_task(void *arg)
                 return 0;
             continue;
         }
+        http_stats.conns_accepted++;
         rc = eddy_group_spawn(&srv.conns, NULL, conn_task, client, &opts);
         if (rc != 0) {
             log_msg(LOG_ERROR, "cannot start a connection task: %s", eddy_strerror(rc));
@@ -248,6 +257,65 @@ static int bind_new(const config_t *cfg, int backlog, listener_t **fresh, char *
     return 0;
 }
 
+/* ------------------------------------------------ systemd's sockets */
+
+/* Names a passed listener after the listen entry of cfg that its address
+ * matches (so that bind_new skips that entry), else after the address. */
+static const listen_addr_t *passed_label(listener_t *l, const config_t *cfg)
+{
+    const listen_addr_t *la = sd_listen_match(eddy_stream_fd(l->stream), cfg);
+    char *addr = strdup(la ? la->addr : l->bound);
+
+    if (addr != NULL) {
+        free(l->addr);
+        l->addr = addr;
+    }
+    return la;
+}
+
+static void passed_relabel(const config_t *cfg)
+{
+    for (listener_t *l = srv.listeners; l != NULL; l = l->next) {
+        if (l->passed)
+            passed_label(l, cfg);
+    }
+}
+
+/* Socket activation: adopts every socket systemd passed onto *list.  One
+ * that no listen entry names is served anyway, with a warning: the socket
+ * unit is the operator's word on what to listen on, and refusing it would
+ * leave its clients queued for ever. */
+static int passed_adopt(listener_t **list, char *why, size_t len)
+{
+    for (int i = 0; i < sd_listen_fds(); i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        listener_t *l = calloc(1, sizeof(*l));
+        int rc = l != NULL ? eddy_listen_fd(&l->stream, fd) : UV_ENOMEM;
+        if (rc != 0) {
+            snprintf(why, len, "socket %d passed by systemd (%s): %s", fd, sd_listen_name(i),
+                     rc == UV_EINVAL ? "not a listening stream socket" : eddy_strerror(rc));
+            free(l);
+            return rc;
+        }
+        l->passed = true;
+        sd_socket_address(fd, l->bound, sizeof(l->bound));
+        const listen_addr_t *la = passed_label(l, srv.cfg);
+        l->next = *list;
+        *list = l;
+        if (l->addr == NULL) {
+            snprintf(why, len, "socket %d passed by systemd: out of memory", fd);
+            return UV_ENOMEM;
+        }
+        if (la == NULL)
+            log_msg(LOG_WARN, "systemd passed %s (%s), which no listen entry names: serving it too",
+                    l->bound, sd_listen_name(i));
+        else
+            log_msg(LOG_INFO, "listen %s: using the socket systemd passed (%s)", l->addr,
+                    sd_listen_name(i));
+    }
+    return 0;
+}
+
 /* Starts an acceptor on each of fresh: 0 or an error described in why. */
 static int start_acceptors(listener_t *fresh, char *why, size_t len)
 {
@@ -352,6 +420,8 @@ static void update_listeners(const config_t *cfg, int backlog)
     for (listener_t *l = srv.listeners, *next; l != NULL; l = next) {
         const listen_addr_t *la = NULL;
         next = l->next;
+        if (l->passed)
+            continue; /* systemd's: served whatever the configuration says */
         for (size_t i = 0; i < cfg->nlisten && la == NULL; i++)
             la = strcmp(cfg->listen[i].addr, l->addr) == 0 ? &cfg->listen[i] : NULL;
         if (la == NULL) {
@@ -372,7 +442,7 @@ static void update_listeners(const config_t *cfg, int backlog)
 /* A reload applies whole or not at all: the new listeners are bound and
  * the logs opened before anything of the running configuration changes,
  * and a failure undoes what was done so far. */
-static void reload(void)
+static bool reload(void)
 {
     config_errors_t errs = {0};
     listener_t *fresh = NULL;
@@ -390,9 +460,10 @@ static void reload(void)
                 "configuration",
                 errs.n, errs.n == 1 ? "" : "s", src);
         config_errors_free(&errs);
-        return;
+        return false;
     }
     int backlog = effective_backlog(cfg);
+    passed_relabel(cfg);
     if (bind_new(cfg, backlog, &fresh, why, sizeof(why)) != 0)
         goto failed;
     if (log_configure(cfg) != 0) {
@@ -419,13 +490,15 @@ static void reload(void)
         srv.listeners = l;
     }
     config_unref(old);
+    metrics_configure(cfg);
     log_msg(LOG_INFO, "configuration reloaded from %s (%zu routes)", src, cfg->nroutes);
-    return;
+    return true;
 
 failed:
     listeners_free(&fresh);
     config_unref(cfg);
     log_msg(LOG_ERROR, "reload failed: %s; still serving the previous configuration", why);
+    return false;
 }
 
 /* ----------------------------------------------------------- the main task */
@@ -434,6 +507,8 @@ static void shutdown_server(void)
 {
     log_msg(LOG_INFO, "shutting down: %zu connections open", srv.http.nconns);
     listeners_free(&srv.listeners);
+    /* A client accepted a moment ago that has not sent its request yet is
+     * given a second for it by the drain (http/conn.c). */
     http_server_drain(&srv.http);
 
     /* In-flight requests finish within timeouts.shutdown; then the group
@@ -452,13 +527,22 @@ static int start_listening(void)
     char why[512];
 
     check_fd_limit(srv.cfg);
-    if (bind_new(srv.cfg, effective_backlog(srv.cfg), &fresh, why, sizeof(why)) != 0 ||
+    /* systemd's sockets first: the entries they match are not bound. */
+    if (passed_adopt(&srv.listeners, why, sizeof(why)) != 0 ||
+        bind_new(srv.cfg, effective_backlog(srv.cfg), &fresh, why, sizeof(why)) != 0 ||
+        start_acceptors(srv.listeners, why, sizeof(why)) != 0 ||
         start_acceptors(fresh, why, sizeof(why)) != 0) {
         log_msg(LOG_ERROR, "%s", why);
         listeners_free(&fresh);
+        listeners_free(&srv.listeners);
         return 2;
     }
-    srv.listeners = fresh;
+    while (fresh != NULL) {
+        listener_t *l = fresh;
+        fresh = l->next;
+        l->next = srv.listeners;
+        srv.listeners = l;
+    }
     return 0;
 }
 
@@ -483,10 +567,15 @@ static int main_task(void *arg)
     }
     srv.exit_code = start_listening();
     memory_trim_start(&srv.http.nconns); /* helper "static": memory.c */
+    if (srv.exit_code == 0 && metrics_start(&srv.http, srv.cfg) != 0)
+        log_msg(LOG_WARN, "cannot start the loop-lag task: eddy_loop_lag_seconds stays 0");
+    if (srv.exit_code == 0)
+        sd_ready(&srv.http.nconns, &srv.nrequests);
     while (srv.exit_code == 0) {
         int signum = eddy_signal_wait(sig);
         if (signum == SIGHUP) {
-            reload();
+            sd_reloading();
+            sd_reloaded(reload());
         } else if (signum == SIGUSR1) {
             log_msg(LOG_INFO, "SIGUSR1: reopening log files");
             log_reopen();
@@ -496,7 +585,10 @@ static int main_task(void *arg)
             break;
         }
     }
+    sd_stopping();
     shutdown_server();
+    metrics_stop();
+    sd_stop();
     eddy_signal_close(sig);
     log_msg(LOG_INFO, "exiting");
     log_stop();
@@ -510,6 +602,8 @@ config_t *server_load_config(const server_options_t *opts, config_errors_t *errs
         config_unref(cfg);
         return NULL;
     }
+    if (cfg != NULL)
+        metrics_routes(cfg);
     return cfg;
 }
 
@@ -530,6 +624,7 @@ int server_run(const server_options_t *opts, config_t *cfg)
     signal(SIGPIPE, SIG_IGN);
     int rc = eddy_run(main_task, NULL);
     config_unref(srv.cfg);
+    http_stats_free();
     if (rc < 0) {
         log_msg(LOG_ERROR, "runtime: %s", eddy_strerror(rc));
         return 2;

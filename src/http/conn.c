@@ -28,6 +28,10 @@ enum feed_result { FEED_MORE, FEED_HEAD, FEED_MESSAGE, FEED_ERROR };
  * read (nginx's lingering_timeout) and the most bytes discarded. */
 #define LINGER_READ_MS 2000
 #define LINGER_MAX_BYTES (1024 * 1024)
+/* A drain gives a connection accepted just before it this long for its
+ * first request (answered with Connection: close): closed unread, it would
+ * be lost, although a socket-activated successor keeps the listen queue. */
+#define DRAIN_FIRST_REQUEST_MS 1000
 
 static enum feed_result feed(http_conn_t *c, int *status)
 {
@@ -103,6 +107,8 @@ static ssize_t read_more(http_conn_t *c)
         /* With keep-alive off (0) the first request still gets the header
          * timeout to begin. */
         ms = lim->keepalive_ms || c->nrequests > 0 ? lim->keepalive_ms : lim->header_ms;
+        if (c->srv->draining && c->nrequests == 0 && ms > DRAIN_FIRST_REQUEST_MS)
+            ms = DRAIN_FIRST_REQUEST_MS;
     } else if (c->in_message && !c->head_done) {
         uint64_t now = eddy_now();
         ms = c->head_deadline > now ? c->head_deadline - now : 0;
@@ -322,7 +328,7 @@ static bool serve(http_conn_t *c)
             c->idle = true;
             c->in_start = c->in_parsed = c->in_end = 0;
             release_site(c);
-            if (c->srv->draining)
+            if (c->srv->draining && c->nrequests > 0)
                 return true; /* the last response may still be in flight */
             if (acquire_site(c) != 0)
                 return false;
@@ -453,7 +459,9 @@ void http_server_drain(http_server_t *srv)
 {
     srv->draining = true;
     for (http_conn_t *c = srv->conns; c != NULL; c = c->next) {
-        if (c->idle || c->session)
+        /* A connection still waiting for its first request is left to
+         * read it (see DRAIN_FIRST_REQUEST_MS). */
+        if ((c->idle && c->nrequests > 0) || c->session)
             eddy_cancel(c->task);
     }
 }
