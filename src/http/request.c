@@ -51,6 +51,7 @@ static int check_head_size(http_conn_t *c, const char *at, size_t len)
 
 void http__request_reset(http_conn_t *c)
 {
+    c->resp_status = 0; /* nothing staged for this request yet */
     c->method = c->url = c->version = (span_t){0, 0};
     c->nhdr = 0;
     for (int i = 0; i < HTTP_H__COUNT; i++)
@@ -267,6 +268,10 @@ void http__defer_drop(http_conn_t *c)
     if (fn != NULL) {
         c->defer = NULL;
         fn(c->defer_arg, NULL, NULL, 0);
+        /* Its record waits for a response; if none follows (the client
+         * left mid-body), it is logged as nginx does: 400. */
+        if (c->resp_rec != NULL && c->resp_status == 0)
+            c->resp_status = 400;
     }
     /* A large body's buffer is not kept for the next request. */
     if (c->body_cap > 65536) {

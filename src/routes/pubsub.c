@@ -273,6 +273,8 @@ static ws_blob_t *form(ps_msg_t *m, enum form f)
         break;
     }
     free(b.data);
+    if (out != NULL)
+        out->droppable = 1; /* a whole published message */
     m->forms[f] = out;
     return out;
 }
@@ -323,7 +325,7 @@ static enum form ws_form(const sub_t *s, const ps_msg_t *m)
 static int deliver_ws(ps_sub_t *p, ps_msg_t *m)
 {
     sub_t *s = (sub_t *)p;
-    if (s->gone || !make_room(s, &s->ws.out))
+    if (s->gone || s->ws.close_sent || !make_room(s, &s->ws.out))
         return 1;
     ws_blob_t *b = form(m, ws_form(s, m));
     if (b == NULL || ws_session_send_frame(&s->ws, b) < 0) {
@@ -458,7 +460,7 @@ static void sse_run(void *arg, eddy_stream_t *stream, const char *extra, size_t 
             if (r <= 0)
                 break;
         }
-        ps_unsubscribe(s->hub, &s->ps);
+        ps_unsubscribe(s->hub, &s->ps); /* nothing may follow the last chunk */
         /* Shutdown or a kick: end the stream cleanly, the client
          * reconnects (with Last-Event-ID). */
         if (s->out.error == 0 && s->chunked) {
@@ -476,6 +478,7 @@ static void sse_run(void *arg, eddy_stream_t *stream, const char *extra, size_t 
             eddy_shield_leave();
         }
     }
+    ps_unsubscribe(s->hub, &s->ps); /* idempotent: also after a failed subscribe */
     ws_outq_close(&s->out);
     free(s);
 }

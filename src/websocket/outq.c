@@ -16,6 +16,7 @@ ws_blob_t *ws_blob_new(size_t len)
     if (b != NULL) {
         b->refs = 1;
         b->len = (uint32_t)len;
+        b->droppable = 0;
     }
     return b;
 }
@@ -146,7 +147,7 @@ static int writer_main(void *arg)
         }
         consumed(q, sent);
     }
-    q->writer = NULL;
+    q->writing = false;
     if (q->ended != NULL)
         eddy_event_set(q->ended);
     return 0;
@@ -156,15 +157,20 @@ static int writer_main(void *arg)
 static int start_writer(ws_outq_t *q)
 {
     eddy_task_t *t;
-    if (q->writer != NULL)
+    if (q->writing)
         return 0;
+    /* The last writer has returned: its handle goes. */
+    if (q->writer != NULL) {
+        eddy_detach(q->writer);
+        q->writer = NULL;
+    }
     int rc = eddy_spawn(&t, writer_main, q, NULL);
     if (rc < 0) {
         fail(q, rc);
         return rc;
     }
     q->writer = t;
-    eddy_detach(t);
+    q->writing = true;
     return 0;
 }
 
@@ -181,7 +187,14 @@ int ws_outq_send(ws_outq_t *q, ws_blob_t *b)
         }
         if ((size_t)n == b->len)
             return 0;
+        int rc = push(q, ws_blob_ref(b));
+        if (rc < 0) {
+            ws_blob_unref(b);
+            fail(q, rc);
+            return rc;
+        }
         q->off = (uint32_t)n;
+        return start_writer(q);
     }
     int rc = push(q, ws_blob_ref(b));
     if (rc < 0) {
@@ -259,7 +272,7 @@ static void undirty(ws_outq_t *q)
 static void write_now(ws_outq_t *q)
 {
     uv_buf_t iov[BATCH];
-    while (q->len > 0 && q->error == 0 && q->writer == NULL) {
+    while (q->len > 0 && q->error == 0 && !q->writing) {
         size_t n = gather(q, iov);
         ssize_t w = eddy_try_write(q->stream, iov, n);
         if (w < 0) {
@@ -297,7 +310,7 @@ int ws_outq_post(ws_outq_t *q, ws_blob_t *b)
         fail(q, rc);
         return rc;
     }
-    if (q->writer != NULL || q->dirty)
+    if (q->writing || q->dirty)
         return 0;
     q->dirty = true;
     q->dprev = NULL;
@@ -323,6 +336,8 @@ bool ws_outq_drop_oldest(ws_outq_t *q)
     /* The head may be partly written already: then the next one goes. */
     /* A writer's batch is in flight whole: drop after it. */
     uint32_t i = q->inflight ? q->inflight : q->off > 0 ? 1 : 0;
+    while (i < q->len && !item(q, i)->droppable)
+        i++;
     if (i >= q->len)
         return false;
     uint32_t at = (q->head + i) % q->cap;
@@ -337,7 +352,7 @@ bool ws_outq_drop_oldest(ws_outq_t *q)
 int ws_outq_flush(ws_outq_t *q)
 {
     while (q->len > 0 && q->error == 0) {
-        if (q->writer == NULL && start_writer(q) < 0)
+        if (!q->writing && start_writer(q) < 0)
             break;
         eddy_event_t ended;
         eddy_event_init(&ended);
@@ -354,14 +369,16 @@ void ws_outq_close(ws_outq_t *q)
 {
     undirty(q);
     if (q->writer != NULL) {
-        eddy_event_t ended;
-        eddy_event_init(&ended);
-        q->ended = &ended;
-        eddy_cancel(q->writer);
+        /* Joined, not waited on with an event: a writer cancelled before
+         * its first turn never runs its body. */
+        if (q->writing)
+            eddy_cancel(q->writer);
         eddy_shield_enter();
-        eddy_event_wait(&ended);
+        eddy_join(q->writer, NULL);
         eddy_shield_leave();
-        q->ended = NULL;
+        eddy_detach(q->writer);
+        q->writer = NULL;
+        q->writing = false;
     }
     while (q->len > 0) {
         ws_blob_unref(q->items[q->head]);

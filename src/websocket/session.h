@@ -22,6 +22,9 @@
 typedef struct ws_blob {
     uint32_t refs;
     uint32_t len;
+    /* A whole data frame a slow consumer may lose (drop-oldest); never a
+     * control frame or the tail of a frame partly written. */
+    uint8_t droppable;
     uint8_t data[];
 } ws_blob_t;
 
@@ -46,13 +49,14 @@ struct ws_outq {
     uint32_t head, len, cap;
     uint32_t off;     /* bytes of the head item already written */
     uint32_t inflight; /* items in the writer's write now */
-    eddy_task_t *writer; /* draining the queue, NULL when none */
+    eddy_task_t *writer; /* the last writer's handle (joined at close) */
+    bool writing;        /* ... and it is still draining the queue */
     eddy_event_t *ended; /* set when the writer ends (flush, close) */
     int error;        /* the first write error: nothing more leaves */
     uint64_t dropped; /* items drop_oldest removed */
     bool dirty;       /* posted, waiting for the flusher */
     struct ws_outq *dprev, *dnext;
-    /* Told once of the first write error (from the writer task). */
+    /* Told once of the first write error (from whichever task wrote). */
     void (*on_error)(void *arg, int err);
     void *arg;
 };
@@ -80,7 +84,8 @@ static inline size_t ws_outq_waiting(const ws_outq_t *q)
 {
     return q->len - q->inflight;
 }
-/** Drops the oldest item no byte of which has left; false if none. */
+/** Drops the oldest droppable item (ws_blob_t.droppable) no byte of which
+ *  has left; false if none. */
 bool ws_outq_drop_oldest(ws_outq_t *q);
 /** Waits until everything queued has left (or the queue failed): 0 or
  *  the error; interruptible. */
