@@ -182,6 +182,11 @@ extern __thread eddy__rt_t *eddy__rt;
 void eddy__ready(eddy_task_t *t);
 /** Switches from the running task to the scheduler. */
 void eddy__switch_to_scheduler(eddy_task_t *t);
+/** Switches from the running task `from`, which has parked or queued
+ *  itself, straight to `to`, a started task woken without being queued
+ *  (eddy__wait_take): a symmetric coroutine handoff, bypassing the ready
+ *  queue and the loop turn (generators). */
+void eddy__switch_to_task(eddy_task_t *from, eddy_task_t *to);
 /** Entry of every task's context. */
 void eddy__task_entry(void *arg);
 
@@ -190,6 +195,16 @@ void eddy__task_entry(void *arg);
 /** Parks the running task on w with its own deadline (absolute loop ms, or
  *  EDDY_FOREVER); reaching it returns deadline_status. */
 int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status);
+/** eddy__park, but switches straight to `to` (taken by eddy__wait_take)
+ *  instead of to the scheduler; `to` is queued if the park returns at
+ *  once (an interruption was pending). */
+int eddy__park_to(eddy_wait_t *w, uint64_t deadline, int deadline_status, eddy_task_t *to);
+/** Wakes w's task with status as eddy_wait_wake does, but without queueing
+ *  it: the caller hands over to it (eddy__park_to).  NULL if none waited. */
+eddy_task_t *eddy__wait_take(eddy_wait_t *w, int status);
+/** t's pending interruption (UV_ECANCELED unless shielded, UV_ETIMEDOUT
+ *  if a scope expired), delivered now as a wait would; 0 if none. */
+int eddy__take_interruption(eddy_task_t *t);
 /** Interrupts a parked task: runs the wait's hook and wakes it. */
 void eddy__interrupt(eddy_task_t *t, int status);
 /** Nearest deadline of t's timeout scopes that apply now (EDDY_FOREVER). */

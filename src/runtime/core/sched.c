@@ -1,10 +1,12 @@
 /* The scheduler: eddy_run's loop, the ready queue and the switches between
  * the scheduler's context (the thread's own stack) and the tasks'.
  *
- * Tasks never switch to each other directly: a task that waits switches to
- * the scheduler, which resumes the next ready task.  Ready tasks are run in
- * batches, one batch per loop turn (asyncio's call_soon), so libuv
- * callbacks only mark tasks ready and never run task code themselves. */
+ * A task that waits switches to the scheduler, which resumes the next ready
+ * task; the one exception is eddy__switch_to_task, a generator's handoff
+ * straight to its consumer or body, woken without entering the queue.
+ * Ready tasks are run in batches, one batch per loop turn (asyncio's
+ * call_soon), so libuv callbacks only mark tasks ready and never run task
+ * code themselves. */
 #include "runtime/internal.h"
 #include "runtime/io/stream.h"
 
@@ -63,8 +65,10 @@ void eddy__switch_to_scheduler(eddy_task_t *t)
 #endif
     eddy__ctx_switch(&t->ctx, &rt->sched_ctx);
 #ifdef EDDY_ASAN
-    __sanitizer_finish_switch_fiber(t->asan_fake_stack, &rt->sched_stack_bottom,
-                                    &rt->sched_stack_size);
+    /* Resumed by the scheduler or straight by another task (see
+     * eddy__switch_to_task): the stack left is not always the scheduler's,
+     * whose bounds eddy__task_entry records (tasks start only from it). */
+    __sanitizer_finish_switch_fiber(t->asan_fake_stack, NULL, NULL);
 #endif
 }
 
@@ -78,6 +82,26 @@ void eddy__task_entry(void *arg)
     eddy__task_finish(t, t->fn(t->arg));
     eddy__switch_to_scheduler(t);
     abort(); /* a finished task is never resumed */
+}
+
+static void stall_check(eddy__rt_t *rt, eddy_task_t *t);
+
+void eddy__switch_to_task(eddy_task_t *from, eddy_task_t *to)
+{
+    eddy__rt_t *rt = eddy__rt;
+
+    assert(to->started && to->state == EDDY__READY);
+    if (EDDY__UNLIKELY(rt->stall_ms != 0))
+        stall_check(rt, from);
+    to->state = EDDY__RUNNING;
+    rt->current = to;
+#ifdef EDDY_ASAN
+    __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->stack.base, to->stack.size);
+#endif
+    eddy__ctx_switch(&from->ctx, &to->ctx);
+#ifdef EDDY_ASAN
+    __sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
+#endif
 }
 
 /* ---------------------------------------------------------- stall detector */
@@ -152,6 +176,8 @@ static void resume(eddy__rt_t *rt, eddy_task_t *t)
 #ifdef EDDY_ASAN
     __sanitizer_finish_switch_fiber(rt->sched_fake_stack, NULL, NULL);
 #endif
+    /* The task that switched back: t, or one t handed over to directly. */
+    t = rt->current;
     rt->current = NULL;
     if (EDDY__UNLIKELY(rt->stall_ms != 0))
         stall_check(rt, t);

@@ -53,6 +53,11 @@ static int take_interruption(eddy_task_t *t)
     return 0;
 }
 
+int eddy__take_interruption(eddy_task_t *t)
+{
+    return take_interruption(t);
+}
+
 /* Arms t's timer for the nearest deadline of its current wait, or
  * interrupts the wait at once if one has already passed. */
 static void arm(eddy_task_t *t)
@@ -106,7 +111,21 @@ void eddy__rearm(eddy_task_t *t)
         arm(t);
 }
 
-int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status)
+eddy_task_t *eddy__wait_take(eddy_wait_t *w, int status)
+{
+    eddy_task_t *t = w->task;
+    if (t == NULL)
+        return NULL;
+    w->task = NULL;
+    w->status = status;
+    t->wait = NULL;
+    t->state = EDDY__READY;
+    return t;
+}
+
+/* Parks the running task on w, then switches to the scheduler, or to `to`
+ * if not NULL (a task woken by eddy__wait_take, not queued). */
+static inline int park(eddy_wait_t *w, uint64_t deadline, int deadline_status, eddy_task_t *to)
 {
     EDDY__CURRENT_OR_RETURN(t);
 
@@ -114,6 +133,8 @@ int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status)
         int rc = take_interruption(t);
         if (rc != 0) {
             w->on_interrupt(w);
+            if (to != NULL)
+                eddy__ready(to);
             return rc;
         }
     } else {
@@ -128,13 +149,26 @@ int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status)
     if (w->on_interrupt != NULL && (deadline != EDDY_FOREVER || t->scope != NULL))
         arm(t);
 
-    eddy__switch_to_scheduler(t);
+    if (to != NULL)
+        eddy__switch_to_task(t, to);
+    else
+        eddy__switch_to_scheduler(t);
 
     /* The timer stays armed (see arm): a wake-up that finds the task not
      * waiting, or waiting with a later deadline, is ignored or re-armed. */
     t->cancel_woken = false; /* delivered: this wait returns it */
     t->wait_deadline = EDDY_FOREVER;
     return w->status;
+}
+
+int eddy__park(eddy_wait_t *w, uint64_t deadline, int deadline_status)
+{
+    return park(w, deadline, deadline_status, NULL);
+}
+
+int eddy__park_to(eddy_wait_t *w, uint64_t deadline, int deadline_status, eddy_task_t *to)
+{
+    return park(w, deadline, deadline_status, to);
 }
 
 int eddy_wait_park(eddy_wait_t *w, uint64_t timeout_ms)

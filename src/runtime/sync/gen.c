@@ -10,11 +10,34 @@
  * goroutine feeding an unbuffered channel; the scheduler then moves two
  * items per pair of switches, as for any channel handoff.
  *
+ * A lazy generator's steady state bypasses the scheduler: when the body
+ * is parked in its yield (taking the next request) and the consumer asks,
+ * eddy_gen_next hands the request over, parks on the items channel and
+ * switches straight to the body's task; when the consumer is parked there
+ * and the body yields, eddy_gen_yield hands the item over and switches
+ * straight back (a symmetric coroutine handoff, as Python's generators:
+ * one switch each way, no ready queue, no loop turn).  The waiters are the
+ * channels' own, so every other path (a body that waits on I/O between
+ * yields, an interruption, a close) meets the state the channel
+ * operations would have left, and goes through the scheduler:
+ *   - the body waiting elsewhere (a sleep, a read): the consumer stays
+ *     parked on the items channel until the body yields, which then
+ *     switches to it directly;
+ *   - the consumer's cancellation or timeout is delivered when the body
+ *     yields or waits (the pair runs uninterrupted meanwhile, as in
+ *     asyncio, where an async generator that never awaits never lets the
+ *     loop run): if it waits, the consumer's wait is interrupted as any
+ *     channel receive, and the item stays for the next call;
+ *   - the body's cancellation, while the consumer waits: the body's wait
+ *     returns UV_ECANCELED, and its end closes the channels.
+ *
  * The end of the body closes both channels: a consumer waiting for an
  * item, or asking for one, learns of it as EDDY_ECLOSED and reaps the
  * task.  eddy_gen_close closes them from the other side: the body, parked
  * in a yield, gets EDDY_ECLOSED from it. */
 #include "runtime/internal.h"
+
+#include <string.h>
 
 static int gen_body(void *arg)
 {
@@ -76,12 +99,70 @@ static int reap(eddy_gen_t *g)
     return status;
 }
 
+/* Unlinks an interrupted waiter, as the channels' own hook. */
+static void waiter_interrupted(eddy_wait_t *w)
+{
+    eddy__waitq_remove(eddy__container_of(w, eddy__waiter_t, w));
+}
+
+/* The first waiter of q if it can be handed over to directly: a plain
+ * channel operation (not a select's) of a started task, and the running
+ * task is one that may switch to it. */
+static eddy__waiter_t *direct_peer(const eddy__waitq_t *q)
+{
+    eddy__waiter_t *wt = q->head;
+    if (wt == NULL || wt->w.data != NULL || wt->w.task == NULL || eddy__rt == NULL ||
+        eddy__rt->current == NULL)
+        return NULL;
+    return wt;
+}
+
+/* Parks the running task on q as a channel operation would (item: the
+ * bytes to send, or where to receive) and switches straight to peer. */
+static int park_switch(eddy__waitq_t *q, void *item, const char *what, eddy_task_t *peer)
+{
+    eddy__waiter_t wt;
+
+    eddy_wait_init(&wt.w, waiter_interrupted);
+    wt.w.what = what;
+    wt.item = item;
+    eddy__waitq_append(q, &wt);
+    return eddy__park_to(&wt.w, EDDY_FOREVER, UV_ETIMEDOUT, peer);
+}
+
+/* eddy_gen_next's direct path: the body waits in requests (wt). */
+static int next_direct(eddy_gen_t *g, eddy__waiter_t *wt, void *item)
+{
+    eddy_task_t *body;
+
+    eddy__waitq_remove(wt);
+    body = eddy__wait_take(&wt->w, 0);
+    g->asked = true;
+    return park_switch(&g->items.receivers, item, "a channel receive", body);
+}
+
 int eddy_gen_next(eddy_gen_t *g, void *item)
 {
+    eddy__waiter_t *wt;
     int rc;
 
     if (g->task == NULL)
         return g->status;
+    if (!g->asked && !g->ahead && g->task->state == EDDY__READY && eddy__rt != NULL &&
+        eddy__rt->current != NULL) {
+        /* The body is about to take the next request: it has not started,
+         * or gave its last item over a parked send (the scheduler's path).
+         * Let it park there first, so that this request and the ones
+         * after it are handed over directly. */
+        rc = eddy_yield();
+        if (rc != 0)
+            return rc;
+    }
+    if (!g->asked && !g->ahead && !g->items.closed && g->items.senders.head == NULL &&
+        (wt = direct_peer(&g->requests.receivers)) != NULL) {
+        rc = next_direct(g, wt, item);
+        goto received;
+    }
     /* A request taken by the body stands until its item is received: a
      * consumer interrupted while waiting asks nothing new next time. */
     if (!g->asked && !g->ahead) {
@@ -95,6 +176,7 @@ int eddy_gen_next(eddy_gen_t *g, void *item)
         g->asked = true;
     }
     rc = eddy_chan_recv(&g->items, item);
+received:
     if (rc == EDDY_ECLOSED) {
         reap(g);
         return g->status;
@@ -104,8 +186,32 @@ int eddy_gen_next(eddy_gen_t *g, void *item)
     return rc;
 }
 
+/* eddy_gen_yield's direct path: the consumer waits in items (wt). */
+static int yield_direct(eddy_gen_t *g, eddy__waiter_t *wt, const void *item)
+{
+    eddy_task_t *consumer;
+
+    eddy__waitq_remove(wt);
+    if (g->items.item_size > 0)
+        memcpy(wt->item, item, g->items.item_size);
+    consumer = eddy__wait_take(&wt->w, 0);
+    return park_switch(&g->requests.receivers, NULL, "a channel receive", consumer);
+}
+
 int eddy_gen_yield(eddy_gen_t *g, const void *item)
 {
+    eddy__waiter_t *wt;
+
+    if (!g->ahead && !g->requests.closed && g->requests.senders.head == NULL &&
+        (wt = direct_peer(&g->items.receivers)) != NULL) {
+        /* A pending cancellation or timeout is delivered before the item
+         * is handed over, as when the yield parks (the consumer then
+         * learns of the body's end, not of an item yielded after it). */
+        int rc = eddy__take_interruption(eddy__rt->current);
+        if (rc != 0)
+            return rc;
+        return yield_direct(g, wt, item);
+    }
     int rc = eddy_chan_send(&g->items, item);
     if (rc != 0 || g->ahead)
         return rc;
