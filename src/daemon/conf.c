@@ -193,6 +193,7 @@ static config_t *config_new(const char *file)
     cfg->refs = 1;
     cfg->file = file ? strdup(file) : NULL;
     cfg->max_connections = 10000;
+    cfg->workers = 1;
     cfg->backlog = 511;
     cfg->server_header = strdup("eddy");
     cfg->shutdown_ms = 10000;
@@ -548,6 +549,15 @@ static void key_server(parse_t *p, const char *key, const char *v)
         key_size(p, &n, key, v, 1, 10 * 1000 * 1000);
         if (n)
             cfg->max_connections = (unsigned)n;
+    } else if (strcmp(key, "workers") == 0) {
+        size_t n = 0;
+        cfg->workers_line = p->line;
+        if (strcmp(v, "auto") == 0)
+            cfg->workers = 0;
+        else
+            key_size(p, &n, key, v, 1, 1024);
+        if (n)
+            cfg->workers = (unsigned)n;
     } else if (strcmp(key, "stall_warn") == 0) {
         key_duration(p, &cfg->stall_warn_ms, key, v, "off");
     } else if (strcmp(key, "server_header") == 0) {
@@ -706,6 +716,15 @@ static void check_config(parse_t *p)
                 ERR_AT(p, cfg->listen[i].line, "listen %s given twice (first at line %d)",
                        cfg->listen[i].addr, cfg->listen[j].line);
         }
+    }
+    /* Each worker would keep its own channels: subscribers on one would
+     * never see what is published on another. */
+    for (size_t i = 0; i < cfg->nroutes && cfg->workers != 1; i++) {
+        if (strcmp(cfg->routes[i]->type->name, "pubsub") == 0)
+            ERR_AT(p, cfg->routes[i]->line,
+                   "pubsub routes need workers = 1 (cross-worker relay not implemented yet; "
+                   "workers set at line %d)",
+                   cfg->workers_line);
     }
     if (strcmp(cfg->server_header, "off") == 0) {
         free(cfg->server_header);

@@ -28,6 +28,8 @@ typedef struct config {
     size_t nlisten;
     int backlog; /* listen(2) queue: [server] backlog, 511 */
     unsigned max_connections;
+    unsigned workers; /* [server] workers: processes serving (0: auto, one per CPU) */
+    int workers_line;
     char *server_header;
     uint64_t shutdown_ms;
     uint64_t stall_warn_ms; /* [server] stall_warn: log task runs this long (0: off) */

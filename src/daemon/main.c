@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "daemon/master.h"
 #include "daemon/sd.h"
 #include "daemon/server.h"
 
@@ -88,6 +89,8 @@ int main(int argc, char **argv)
         return usage_error("unexpected argument", argv[optind]);
     }
     opts.listen = listen;
+    /* Before sd_init and any thread: it edits the environment. */
+    opts.worker = master_is_worker(&opts);
 
     config_errors_t errs = {0};
     config_t *cfg = server_load_config(&opts, &errs);
@@ -114,7 +117,8 @@ int main(int argc, char **argv)
     }
     /* Before any thread starts: it edits the environment. */
     sd_init();
-    int rc = server_run(&opts, cfg);
+    int rc = opts.worker || master_workers(cfg) == 1 ? server_run(&opts, cfg)
+                                                     : master_run(&opts, cfg, argv);
     free(listen);
     return rc;
 }

@@ -444,24 +444,15 @@ static void update_listeners(const config_t *cfg, int backlog)
  * and a failure undoes what was done so far. */
 static bool reload(void)
 {
-    config_errors_t errs = {0};
     listener_t *fresh = NULL;
     char src[1024], why[512];
     config_t *cfg;
 
     describe_source(src, sizeof(src));
     log_msg(LOG_INFO, "SIGHUP: reloading %s", src);
-    cfg = server_load_config(srv.opts, &errs);
-    if (cfg == NULL) {
-        for (size_t i = 0; i < errs.n; i++)
-            log_msg(LOG_ERROR, "%s", errs.msg[i]);
-        log_msg(LOG_ERROR,
-                "reload failed: %zu error%s in %s; still serving the previous "
-                "configuration",
-                errs.n, errs.n == 1 ? "" : "s", src);
-        config_errors_free(&errs);
+    cfg = server_reload_config(srv.opts, src, "still serving the previous configuration");
+    if (cfg == NULL)
         return false;
-    }
     int backlog = effective_backlog(cfg);
     passed_relabel(cfg);
     if (bind_new(cfg, backlog, &fresh, why, sizeof(why)) != 0)
@@ -529,7 +520,8 @@ static int start_listening(void)
     check_fd_limit(srv.cfg);
     /* systemd's sockets first: the entries they match are not bound. */
     if (passed_adopt(&srv.listeners, why, sizeof(why)) != 0 ||
-        bind_new(srv.cfg, effective_backlog(srv.cfg), &fresh, why, sizeof(why)) != 0 ||
+        (!srv.opts->worker &&
+         bind_new(srv.cfg, effective_backlog(srv.cfg), &fresh, why, sizeof(why)) != 0) ||
         start_acceptors(srv.listeners, why, sizeof(why)) != 0 ||
         start_acceptors(fresh, why, sizeof(why)) != 0) {
         log_msg(LOG_ERROR, "%s", why);
@@ -593,6 +585,20 @@ static int main_task(void *arg)
     log_msg(LOG_INFO, "exiting");
     log_stop();
     return srv.exit_code;
+}
+
+config_t *server_reload_config(const server_options_t *opts, const char *src, const char *still)
+{
+    config_errors_t errs = {0};
+    config_t *cfg = server_load_config(opts, &errs);
+    if (cfg == NULL) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_msg(LOG_ERROR, "%s", errs.msg[i]);
+        log_msg(LOG_ERROR, "reload failed: %zu error%s in %s; %s", errs.n, errs.n == 1 ? "" : "s",
+                src, still);
+        config_errors_free(&errs);
+    }
+    return cfg;
 }
 
 config_t *server_load_config(const server_options_t *opts, config_errors_t *errs)

@@ -12,10 +12,14 @@ typedef struct server_options {
     char *const *listen;     /* -l overrides */
     size_t nlisten;
     const char *root;        /* -r */
+    bool worker;             /* started by a master: its listeners are all passed */
 } server_options_t;
 
 /** Loads the configuration the options describe: NULL with errs filled. */
 config_t *server_load_config(const server_options_t *opts, config_errors_t *errs);
+/** server_load_config for a reload: NULL after logging each error and
+ *  "reload failed: N errors in SRC; STILL". */
+config_t *server_reload_config(const server_options_t *opts, const char *src, const char *still);
 
 /** Serves cfg (takes its reference) until told to stop.  Returns the
  *  process exit code: 0 after a clean shutdown, 2 if it could not start. */
