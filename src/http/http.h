@@ -56,6 +56,10 @@ typedef struct http_request {
     const char *peer; /* client address */
 } http_request_t;
 
+/** The first header called name (case-insensitive), or NULL: for the
+ *  headers not among the well-known ones in hdr[]. */
+const http_header_t *http_request_header(const http_request_t *req, const char *name);
+
 /* ------------------------------------------------------------ the site */
 
 typedef struct http_limits {

@@ -49,6 +49,16 @@ static int check_head_size(http_conn_t *c, const char *at, size_t len)
     return 0;
 }
 
+const http_header_t *http_request_header(const http_request_t *req, const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        if (req->headers[i].name_len == nl && strncasecmp(req->headers[i].name, name, nl) == 0)
+            return &req->headers[i];
+    }
+    return NULL;
+}
+
 void http__request_reset(http_conn_t *c)
 {
     c->resp_status = 0; /* nothing staged for this request yet */

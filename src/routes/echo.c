@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "routes/wsroute.h"
 
@@ -64,13 +63,10 @@ static int echo_handle(route_t *r, http_conn_t *c, const http_request_t *req)
         if (eb == NULL)
             return 503;
         eb->r = r;
-        for (size_t i = 0; i < req->nheaders; i++) {
-            const http_header_t *h = &req->headers[i];
-            if (h->name_len == 12 && strncasecmp(h->name, "Content-Type", 12) == 0 &&
-                h->value_len < sizeof(eb->type)) {
-                memcpy(eb->type, h->value, h->value_len);
-                eb->type[h->value_len] = '\0';
-            }
+        const http_header_t *h = http_request_header(req, "Content-Type");
+        if (h != NULL && h->value_len < sizeof(eb->type)) {
+            memcpy(eb->type, h->value, h->value_len);
+            eb->type[h->value_len] = '\0';
         }
         if (!req->chunked && req->content_length <= 0)
             return echo_body(eb, c, "", 0);

@@ -515,19 +515,9 @@ static bool parse_id(const char *v, size_t n, uint64_t *out)
     return true;
 }
 
-static const http_header_t *header(const http_request_t *req, const char *name)
-{
-    size_t nl = strlen(name);
-    for (size_t i = 0; i < req->nheaders; i++) {
-        if (req->headers[i].name_len == nl && strncasecmp(req->headers[i].name, name, nl) == 0)
-            return &req->headers[i];
-    }
-    return NULL;
-}
-
 static bool wants_event_stream(const http_request_t *req)
 {
-    const http_header_t *h = header(req, "Accept");
+    const http_header_t *h = http_request_header(req, "Accept");
     if (h == NULL)
         return false;
     for (size_t i = 0; i + 17 <= h->value_len; i++) {
@@ -600,7 +590,7 @@ static bool peer_allowed(const pubsub_t *st, const char *peer)
 /* The token, compared in constant time (its length is not secret). */
 static bool token_ok(const pubsub_t *st, const http_request_t *req)
 {
-    const http_header_t *h = header(req, "Authorization");
+    const http_header_t *h = http_request_header(req, "Authorization");
     size_t tl = strlen(st->token);
     if (h == NULL || h->value_len != 7 + tl || strncasecmp(h->value, "Bearer ", 7) != 0)
         return false;
@@ -648,7 +638,7 @@ static int publish_body(void *arg, http_conn_t *c, const char *body, size_t len)
 
 static bool is_text_type(const http_request_t *req)
 {
-    const http_header_t *h = header(req, "Content-Type");
+    const http_header_t *h = http_request_header(req, "Content-Type");
     if (h == NULL)
         return false;
     if (h->value_len >= 5 && strncasecmp(h->value, "text/", 5) == 0)
@@ -720,7 +710,7 @@ static int subscribe_ws(route_t *r, pubsub_t *st, http_conn_t *c, const http_req
 
 static int subscribe_sse(route_t *r, http_conn_t *c, const http_request_t *req, sub_t *s)
 {
-    const http_header_t *last = header(req, "Last-Event-ID");
+    const http_header_t *last = http_request_header(req, "Last-Event-ID");
     uint64_t id;
     if (last != NULL && parse_id(last->value, last->value_len, &id)) {
         s->has_since = true;

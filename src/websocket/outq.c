@@ -174,38 +174,37 @@ static int start_writer(ws_outq_t *q)
     return 0;
 }
 
-int ws_outq_send(ws_outq_t *q, ws_blob_t *b)
+static int send_some(ws_outq_t *q, const uv_buf_t *bufs, size_t n, ws_blob_t *b);
+
+/* Queues b (taking a reference, or the caller's if own) after off of its
+ * bytes went out, and makes sure a writer drains the queue. */
+static int queue_blob(ws_outq_t *q, ws_blob_t *b, uint32_t off, bool own)
 {
-    if (q->error)
-        return q->error;
-    if (q->len == 0) {
-        uv_buf_t buf = uv_buf_init((char *)b->data, b->len);
-        ssize_t n = eddy_try_write(q->stream, &buf, 1);
-        if (n < 0) {
-            fail(q, (int)n);
-            return (int)n;
-        }
-        if ((size_t)n == b->len)
-            return 0;
-        int rc = push(q, ws_blob_ref(b));
-        if (rc < 0) {
-            ws_blob_unref(b);
-            fail(q, rc);
-            return rc;
-        }
-        q->off = (uint32_t)n;
-        return start_writer(q);
-    }
-    int rc = push(q, ws_blob_ref(b));
+    int rc = push(q, own ? b : ws_blob_ref(b));
     if (rc < 0) {
         ws_blob_unref(b);
         fail(q, rc);
         return rc;
     }
+    if (q->len == 1)
+        q->off = off;
     return start_writer(q);
 }
 
+int ws_outq_send(ws_outq_t *q, ws_blob_t *b)
+{
+    uv_buf_t buf = uv_buf_init((char *)b->data, b->len);
+    return send_some(q, &buf, 1, b);
+}
+
 int ws_outq_send_bufs(ws_outq_t *q, const uv_buf_t *bufs, size_t n)
+{
+    return send_some(q, bufs, n, NULL);
+}
+
+/* Writes what the socket takes now if nothing is queued; the rest waits:
+ * as b itself (bufs is b's bytes) or as a copy of what is left. */
+static int send_some(ws_outq_t *q, const uv_buf_t *bufs, size_t n, ws_blob_t *b)
 {
     size_t total = 0, done = 0;
     if (q->error)
@@ -222,9 +221,11 @@ int ws_outq_send_bufs(ws_outq_t *q, const uv_buf_t *bufs, size_t n)
             return 0;
         done = (size_t)w;
     }
+    if (b != NULL)
+        return queue_blob(q, b, (uint32_t)done, false);
     /* The rest waits: copy it into a blob of its own. */
-    ws_blob_t *b = ws_blob_new(total - done);
-    if (b == NULL) {
+    ws_blob_t *rest = ws_blob_new(total - done);
+    if (rest == NULL) {
         fail(q, UV_ENOMEM);
         return UV_ENOMEM;
     }
@@ -235,17 +236,11 @@ int ws_outq_send_bufs(ws_outq_t *q, const uv_buf_t *bufs, size_t n)
             skip -= l;
             continue;
         }
-        memcpy(b->data + o, bufs[i].base + skip, l - skip);
+        memcpy(rest->data + o, bufs[i].base + skip, l - skip);
         o += l - skip;
         skip = 0;
     }
-    int rc = push(q, b);
-    if (rc < 0) {
-        ws_blob_unref(b);
-        fail(q, rc);
-        return rc;
-    }
-    return start_writer(q);
+    return queue_blob(q, rest, 0, true);
 }
 
 /* Posted queues wait here for the flusher, a task that runs after the

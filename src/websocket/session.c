@@ -139,10 +139,8 @@ int ws_session_send(ws_session_t *ws, int opcode, const void *data, size_t len)
         free(scratch.data);
         scratch = (ws_buf_t){0};
     }
-    if (rc == 0 && opcode != WS_OP_PING && opcode != WS_OP_PONG && opcode != WS_OP_CLOSE) {
-        ws->messages_out++;
+    if (rc == 0 && opcode != WS_OP_PING && opcode != WS_OP_PONG && opcode != WS_OP_CLOSE)
         ws_stats.messages_out++;
-    }
     return rc;
 }
 
@@ -151,10 +149,8 @@ int ws_session_send_frame(ws_session_t *ws, ws_blob_t *frame)
     if (ws->close_sent)
         return EDDY_ECLOSED;
     int rc = ws_outq_post(&ws->out, frame);
-    if (rc == 0) {
-        ws->messages_out++;
+    if (rc == 0)
         ws_stats.messages_out++;
-    }
     return rc;
 }
 
@@ -194,7 +190,6 @@ static void out_failed(void *arg, int err)
 
 static int deliver(ws_session_t *ws, int opcode, const uint8_t *p, size_t n)
 {
-    ws->messages_in++;
     ws_stats.messages_in++;
     return ws->on_message ? ws->on_message(ws, opcode, p, n) : 0;
 }

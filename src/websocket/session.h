@@ -142,7 +142,6 @@ struct ws_session {
     uint16_t close_code;
     char close_reason[64];
     bool close_sent, close_got;
-    uint64_t messages_in, messages_out;
 };
 
 /** Serves the session until it ends: reads from s (extra: bytes already
