@@ -684,6 +684,11 @@ int eddy_listen_all(eddy_stream_t **servers, size_t max, const char *addr, int b
 /** Adopts an already-listening socket fd (TCP or Unix), e.g. from systemd;
  *  UV_EINVAL if fd is not a listening stream socket.  The stream owns fd. */
 int eddy_listen_fd(eddy_stream_t **server, int fd);
+/** Adopts a connected stream socket fd (TCP or Unix, e.g. one end of a
+ *  socketpair inherited from a parent process); UV_EINVAL if fd is not a
+ *  connected-or-connectable stream socket (a listener, a datagram socket).
+ *  The stream owns fd (it is made non-blocking). */
+int eddy_stream_open_fd(eddy_stream_t **s, int fd);
 /** Waits for the next connection and stores it in *client (TCP streams get
  *  TCP_NODELAY, as in asyncio).  EDDY_ECLOSED if the server is closed
  *  meanwhile.  Several tasks may accept on one server (FIFO).  Out of

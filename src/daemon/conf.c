@@ -717,15 +717,6 @@ static void check_config(parse_t *p)
                        cfg->listen[i].addr, cfg->listen[j].line);
         }
     }
-    /* Each worker would keep its own channels: subscribers on one would
-     * never see what is published on another. */
-    for (size_t i = 0; i < cfg->nroutes && cfg->workers != 1; i++) {
-        if (strcmp(cfg->routes[i]->type->name, "pubsub") == 0)
-            ERR_AT(p, cfg->routes[i]->line,
-                   "pubsub routes need workers = 1 (cross-worker relay not implemented yet; "
-                   "workers set at line %d)",
-                   cfg->workers_line);
-    }
     if (strcmp(cfg->server_header, "off") == 0) {
         free(cfg->server_header);
         cfg->server_header = NULL;

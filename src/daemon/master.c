@@ -18,6 +18,7 @@
 
 #include "daemon/log.h"
 #include "daemon/master.h"
+#include "daemon/relay.h"
 #include "daemon/sd.h"
 #include "daemon/spawn.h"
 
@@ -84,7 +85,10 @@ bool master_is_worker(server_options_t *opts)
 {
     static char path[64];
     const char *fd = getenv(SPAWN_CONFIG_FD_ENV);
+    const char *relay = getenv(SPAWN_RELAY_FD_ENV);
     bool worker = getenv(SPAWN_WORKER_ENV) != NULL;
+
+    opts->relay_fd = worker && relay != NULL && *relay != '\0' ? atoi(relay) : -1;
 
     if (worker && fd != NULL && *fd != '\0' && opts->config_file != NULL) {
         snprintf(path, sizeof(path), "/proc/self/fd/%d", atoi(fd));
@@ -92,6 +96,7 @@ bool master_is_worker(server_options_t *opts)
     }
     unsetenv(SPAWN_WORKER_ENV);
     unsetenv(SPAWN_CONFIG_FD_ENV);
+    unsetenv(SPAWN_RELAY_FD_ENV);
     return worker;
 }
 
@@ -244,7 +249,7 @@ static void close_dropped(void)
  * names (and systemd's): 0 or an error. */
 static int worker_start(worker_t *w)
 {
-    int fds[LISTEN_FDS_MAX];
+    int fds[LISTEN_FDS_MAX], relay[2];
     spawn_args_t a = {.exe = m.exe,
                       .argv = m.argv,
                       .fds = fds,
@@ -254,13 +259,28 @@ static int worker_start(worker_t *w)
     pid_t pid;
     int rc;
 
+    if ((rc = relay_pair(relay)) != 0) {
+        log_msg(LOG_ERROR, "cannot start worker %u: its relay: %s", w->slot, eddy_strerror(rc));
+        return rc;
+    }
+    a.relay_fd = relay[1];
+
     for (mlistener_t *l = m.listeners; l != NULL && a.nfds < LISTEN_FDS_MAX; l = l->next) {
         if (l->passed || cfg_names(m.cfg, l->addr))
             fds[a.nfds++] = eddy_stream_fd(l->stream);
     }
-    if ((rc = spawn_worker(&a, &pid)) != 0) {
+    rc = spawn_worker(&a, &pid);
+    close(relay[1]);
+    if (rc != 0) {
+        close(relay[0]);
         log_msg(LOG_ERROR, "cannot start worker %u: %s", w->slot, eddy_strerror(rc));
         return rc;
+    }
+    /* Pub/sub and metrics through the master: the worker reads the
+     * history first, so it is queued before the worker could publish. */
+    if ((rc = relay_master_add(relay[0], pid, w->slot, w->gen)) != 0) {
+        log_msg(LOG_ERROR, "cannot serve the relay of worker %u: %s", w->slot, eddy_strerror(rc));
+        kill(pid, SIGKILL);
     }
     w->pid = pid;
     w->ready = w->stopping = false;
@@ -601,7 +621,11 @@ static bool reload(void)
     }
     m.gen = m.last_gen;
     m.n = master_workers(cfg);
-    signal_gen(m.gen, true, SIGTERM);
+    relay_master_generation(m.gen);
+    /* SIGQUIT: the old workers finish their requests and keep their
+     * WebSocket and event-stream sessions until they end (or
+     * timeouts.shutdown): a reload cuts no subscriber off. */
+    signal_gen(m.gen, true, SIGQUIT);
     wait_old_stopping();
     config_unref(old);
     if (old_fd >= 0)
@@ -621,15 +645,16 @@ failed_after:
     return false;
 }
 
-/* SIGTERM/SIGINT: every worker drains (its own timeouts.shutdown), and
- * whatever is left after that and a grace is killed. */
-static void shutdown_workers(void)
+/* SIGTERM/SIGINT (SIGQUIT: sessions kept, see server.c): every worker
+ * drains (its own timeouts.shutdown), and whatever is left after that and
+ * a grace is killed. */
+static void shutdown_workers(int signum)
 {
     uint64_t deadline = eddy_now() + m.cfg->shutdown_ms + KILL_GRACE_MS;
 
     m.stopping = true;
     log_msg(LOG_INFO, "shutting down: %zu workers drain", count_alive());
-    signal_gen(0, true, SIGTERM);
+    signal_gen(0, true, signum == SIGQUIT ? SIGQUIT : SIGTERM);
     while (count_alive() > 0 && eddy_now() < deadline && eddy_sleep(POLL_MS) == 0)
         reap(); /* the reaper does too: this does not depend on SIGCHLD */
     if (count_alive() > 0) {
@@ -640,6 +665,7 @@ static void shutdown_workers(void)
     }
 }
 
+/* Until a signal to stop: which one. */
 static int serve(eddy_signal_t *sig)
 {
     for (;;) {
@@ -653,8 +679,9 @@ static int serve(eddy_signal_t *sig)
             signal_gen(0, true, SIGUSR1);
         } else {
             if (signum > 0)
-                log_msg(LOG_INFO, "%s received", signum == SIGINT ? "SIGINT" : "SIGTERM");
-            return 0;
+                log_msg(LOG_INFO, "%s received",
+                        signum == SIGINT ? "SIGINT" : signum == SIGQUIT ? "SIGQUIT" : "SIGTERM");
+            return signum;
         }
     }
 }
@@ -670,7 +697,7 @@ static void stop_task(eddy_task_t *t)
 
 static int master_task(void *arg)
 {
-    static const int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    static const int signums[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
     static const int chld[] = {SIGCHLD};
     eddy_signal_t *sig = NULL, *sigchld = NULL;
     eddy_task_t *reaper = NULL, *health = NULL;
@@ -678,7 +705,7 @@ static int master_task(void *arg)
     int rc = 2;
 
     (void)arg;
-    if (eddy_signal_open(&sig, signums, 4) != 0 || eddy_signal_open(&sigchld, chld, 1) != 0 ||
+    if (eddy_signal_open(&sig, signums, 5) != 0 || eddy_signal_open(&sigchld, chld, 1) != 0 ||
         log_start() != 0)
         goto out;
     if (notify_open() != 0 || adopt_passed() != 0 || bind_new(m.cfg, &fresh) != 0) {
@@ -694,14 +721,18 @@ static int master_task(void *arg)
     m.n = master_workers(m.cfg);
     log_msg(LOG_INFO, "master (pid %d): starting %u workers", (int)getpid(), m.n);
     m.gen = m.last_gen = 1;
+    relay_master_generation(m.gen);
+    int signum = SIGTERM;
     if (launch(m.gen, m.n)) {
         sd_ready(&m.nconns, &m.nrequests);
-        rc = serve(sig);
+        signum = serve(sig);
+        rc = 0;
         sd_stopping();
     } else {
         log_msg(LOG_ERROR, "the workers could not start");
     }
-    shutdown_workers();
+    shutdown_workers(signum);
+    relay_master_stop();
     sd_stop();
     if (rc == 0)
         log_msg(LOG_INFO, "exiting");

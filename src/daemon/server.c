@@ -13,6 +13,7 @@
 #include "daemon/log.h"
 #include "daemon/memory.h"
 #include "daemon/metrics.h"
+#include "daemon/relay.h"
 #include "daemon/sd.h"
 #include "daemon/server.h"
 #include "http/stats.h"
@@ -494,13 +495,16 @@ failed:
 
 /* ----------------------------------------------------------- the main task */
 
-static void shutdown_server(void)
+/* keep_sessions (SIGQUIT: a reload's old worker retiring): WebSocket and
+ * event-stream sessions run on until they end or timeouts.shutdown. */
+static void shutdown_server(bool keep_sessions)
 {
-    log_msg(LOG_INFO, "shutting down: %zu connections open", srv.http.nconns);
+    log_msg(LOG_INFO, "shutting down: %zu connections open%s", srv.http.nconns,
+            keep_sessions ? " (sessions may run on for timeouts.shutdown)" : "");
     listeners_free(&srv.listeners);
     /* A client accepted a moment ago that has not sent its request yet is
      * given a second for it by the drain (http/conn.c). */
-    http_server_drain(&srv.http);
+    http_server_drain(&srv.http, keep_sessions);
 
     /* In-flight requests finish within timeouts.shutdown; then the group
      * cancels what is left and waits for it to unwind. */
@@ -540,8 +544,9 @@ static int start_listening(void)
 
 static int main_task(void *arg)
 {
-    static const int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    static const int signums[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
     eddy_signal_t *sig;
+    bool keep_sessions = false;
     int rc;
 
     (void)arg;
@@ -557,7 +562,12 @@ static int main_task(void *arg)
         eddy_signal_close(sig);
         return 2;
     }
-    srv.exit_code = start_listening();
+    /* A worker reads the pub/sub history from the master before it
+     * accepts anybody. */
+    if (srv.opts->relay_fd >= 0 && relay_worker_start(srv.opts->relay_fd) != 0)
+        srv.exit_code = 2;
+    if (srv.exit_code == 0)
+        srv.exit_code = start_listening();
     memory_trim_start(&srv.http.nconns); /* helper "static": memory.c */
     if (srv.exit_code == 0 && metrics_start(&srv.http, srv.cfg) != 0)
         log_msg(LOG_WARN, "cannot start the loop-lag task: eddy_loop_lag_seconds stays 0");
@@ -573,12 +583,15 @@ static int main_task(void *arg)
             log_reopen();
         } else {
             if (signum > 0)
-                log_msg(LOG_INFO, "%s received", signum == SIGINT ? "SIGINT" : "SIGTERM");
+                log_msg(LOG_INFO, "%s received",
+                        signum == SIGINT ? "SIGINT" : signum == SIGQUIT ? "SIGQUIT" : "SIGTERM");
+            keep_sessions = signum == SIGQUIT;
             break;
         }
     }
     sd_stopping();
-    shutdown_server();
+    shutdown_server(keep_sessions);
+    relay_worker_stop();
     metrics_stop();
     sd_stop();
     eddy_signal_close(sig);

@@ -13,6 +13,7 @@ typedef struct server_options {
     size_t nlisten;
     const char *root;        /* -r */
     bool worker;             /* started by a master: its listeners are all passed */
+    int relay_fd;            /* a worker's end of its relay to the master, or -1 */
 } server_options_t;
 
 /** Loads the configuration the options describe: NULL with errs filled. */

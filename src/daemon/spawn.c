@@ -57,14 +57,14 @@ int spawn_snapshot(const char *file)
  * worker's own.  listen_pid is filled in by the child. */
 typedef struct spawn_env {
     char **envp;
-    char *own[6];
+    char *own[7];
     char listen_pid[40];
     pid_t master;
 } spawn_env_t;
 
 static void spawn_env_free(spawn_env_t *e)
 {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         free(e->own[i]);
     free(e->envp);
 }
@@ -78,7 +78,7 @@ static int spawn_env_init(spawn_env_t *e, const spawn_args_t *a)
     e->master = getpid();
     while (environ[n] != NULL)
         n++;
-    if ((e->envp = calloc(n + 9, sizeof(char *))) == NULL)
+    if ((e->envp = calloc(n + 10, sizeof(char *))) == NULL)
         return UV_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (strncmp(environ[i], SPAWN_WORKER_ENV "=", sizeof(SPAWN_WORKER_ENV)) != 0)
@@ -103,7 +103,11 @@ static int spawn_env_init(spawn_env_t *e, const spawn_args_t *a)
         e->own[5] = strdup(SPAWN_CONFIG_FD_ENV "=");
     else if (asprintf(&e->own[5], SPAWN_CONFIG_FD_ENV "=%d", SD_LISTEN_FDS_START + a->nfds) < 0)
         e->own[5] = NULL;
-    for (int i = 0; i < 6; i++) {
+    if (a->relay_fd < 0)
+        e->own[6] = strdup(SPAWN_RELAY_FD_ENV "=");
+    else if (asprintf(&e->own[6], SPAWN_RELAY_FD_ENV "=%d", SD_LISTEN_FDS_START + a->nfds + 1) < 0)
+        e->own[6] = NULL;
+    for (int i = 0; i < 7; i++) {
         if (e->own[i] == NULL) {
             spawn_env_free(e);
             return UV_ENOMEM;
@@ -125,10 +129,10 @@ static void child_exec(const spawn_args_t *a, const int *fds, int *tmp, spawn_en
     int nfds = a->nfds;
     pid_t pid = getpid();
 
-    /* Out of the way of the targets 3..3+nfds first, then into place
+    /* Out of the way of the targets 3..3+nfds+1 first, then into place
      * (dup2 clears close-on-exec; the copies close at exec). */
-    for (int i = 0; i <= nfds; i++) {
-        tmp[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, SD_LISTEN_FDS_START + nfds + 1);
+    for (int i = 0; i <= nfds + 1; i++) {
+        tmp[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, SD_LISTEN_FDS_START + nfds + 2);
         if (fds[i] >= 0 && tmp[i] < 0)
             _exit(127);
     }
@@ -138,6 +142,9 @@ static void child_exec(const spawn_args_t *a, const int *fds, int *tmp, spawn_en
     }
     /* Then the configuration's copy, after them (fds[nfds]). */
     if (tmp[nfds] >= 0 && dup2(tmp[nfds], SD_LISTEN_FDS_START + nfds) < 0)
+        _exit(127);
+    /* And the relay's end (fds[nfds + 1]). */
+    if (tmp[nfds + 1] >= 0 && dup2(tmp[nfds + 1], SD_LISTEN_FDS_START + nfds + 1) < 0)
         _exit(127);
     do
         digits[len++] = (char)('0' + pid % 10);
@@ -169,16 +176,17 @@ void spawn_find_exe(char *buf, size_t len)
 
 int spawn_worker(const spawn_args_t *a, pid_t *pid)
 {
-    int *fds = malloc(sizeof(int) * 2 * ((size_t)a->nfds + 1)), *tmp, rc = 0;
+    int *fds = malloc(sizeof(int) * 2 * ((size_t)a->nfds + 2)), *tmp, rc = 0;
     spawn_env_t env;
 
     /* Everything the child needs is made here: after fork it may only
      * make async-signal-safe calls. */
     if (fds == NULL)
         return UV_ENOMEM;
-    tmp = fds + a->nfds + 1;
+    tmp = fds + a->nfds + 2;
     memcpy(fds, a->fds, sizeof(int) * (size_t)a->nfds);
     fds[a->nfds] = a->conf_fd;
+    fds[a->nfds + 1] = a->relay_fd;
     if (spawn_env_init(&env, a) != 0) {
         free(fds);
         return UV_ENOMEM;

@@ -1,7 +1,8 @@
 /* Starting a worker process (master.c): fork, then exec of this binary
  * with the listeners at descriptors 3, 4... as systemd passes them
- * (LISTEN_FDS, LISTEN_PID), the configuration's copy after them, and the
- * master's notify socket as NOTIFY_SOCKET, so that the worker is today's
+ * (LISTEN_FDS, LISTEN_PID), the configuration's copy and the worker's end
+ * of its relay (daemon/relay.h) after them, and the master's notify
+ * socket as NOTIFY_SOCKET, so that the worker is today's
  * single-process server and needs nothing else to know about masters. */
 #ifndef EDDY_DAEMON_SPAWN_H
 #define EDDY_DAEMON_SPAWN_H
@@ -14,6 +15,8 @@
 #define SPAWN_WORKER_ENV "EDDY_WORKER"
 /** In a worker: the descriptor of the configuration's copy (or empty). */
 #define SPAWN_CONFIG_FD_ENV "EDDY_CONFIG_FD"
+/** In a worker: its end of the relay to the master (daemon/relay.h). */
+#define SPAWN_RELAY_FD_ENV "EDDY_RELAY_FD"
 
 typedef struct spawn_args {
     const char *exe; /* spawn_find_exe's */
@@ -21,6 +24,7 @@ typedef struct spawn_args {
     const int *fds;  /* listening sockets: 3, 4... in the worker */
     int nfds;
     int conf_fd;          /* spawn_snapshot's, after them; -1: none */
+    int relay_fd;         /* the worker's end of its relay, after that */
     const char *notify;   /* NOTIFY_SOCKET for the worker ("@name") */
     uint64_t watchdog_ms; /* WATCHDOG_USEC for the worker */
 } spawn_args_t;

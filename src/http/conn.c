@@ -230,7 +230,7 @@ static void run_takeover(http_conn_t *c, bool sent)
     eddy_stack_shrink();
     /* A drain that began while the upgrade was answered: the session
      * starts cancelled and says goodbye at once. */
-    if (c->srv->draining)
+    if (c->srv->draining && !c->srv->keep_sessions)
         eddy_cancel(c->task);
     fn(arg, c->stream, extra, n);
     free(extra);
@@ -455,13 +455,14 @@ void http_conn_serve(http_server_t *srv, eddy_stream_t *stream)
     conn_free(c);
 }
 
-void http_server_drain(http_server_t *srv)
+void http_server_drain(http_server_t *srv, bool keep_sessions)
 {
     srv->draining = true;
+    srv->keep_sessions = keep_sessions;
     for (http_conn_t *c = srv->conns; c != NULL; c = c->next) {
         /* A connection still waiting for its first request is left to
          * read it (see DRAIN_FIRST_REQUEST_MS). */
-        if ((c->idle && c->nrequests > 0) || c->session)
+        if ((c->idle && c->nrequests > 0) || (c->session && !keep_sessions))
             eddy_cancel(c->task);
     }
 }

@@ -107,6 +107,11 @@ struct http_server {
     /** Set when the server drains: idle connections close, busy ones
      *  answer their current request with Connection: close. */
     bool draining;
+    /** With draining: sessions (takeovers: WebSocket, event streams) run
+     *  on until they end or the caller's deadline cancels them, as a
+     *  reload's retiring worker keeps them; otherwise a drain ends them at
+     *  once (1001). */
+    bool keep_sessions;
     /** Open connections, for draining. */
     http_conn_t *conns;
     size_t nconns;
@@ -117,8 +122,9 @@ struct http_server {
 void http_conn_serve(http_server_t *srv, eddy_stream_t *stream);
 
 /** Drain: closes idle connections now; the others close after their
- *  current response. */
-void http_server_drain(http_server_t *srv);
+ *  current response; sessions end now, or with keep_sessions when they
+ *  end by themselves or the caller cancels them. */
+void http_server_drain(http_server_t *srv, bool keep_sessions);
 
 /* ------------------------------------------------------- response staging */
 
@@ -196,8 +202,9 @@ typedef void (*http_takeover_fn)(void *arg, eddy_stream_t *s, const char *extra,
  *  Connection header).  The layer frees its buffers and runs fn in the
  *  connection task; the stream is closed when fn returns.  The site stays
  *  acquired meanwhile, so a reload leaves the session on the configuration
- *  it started with.  A drain (shutdown) cancels the task: fn says goodbye
- *  (WebSocket 1001) and returns. */
+ *  it started with.  A drain (shutdown) cancels the task, now or at the
+ *  drain's deadline (keep_sessions): fn says goodbye (WebSocket 1001) and
+ *  returns. */
 void http_response_takeover(http_conn_t *c, http_takeover_fn fn, void *arg);
 
 /** The limits and timeouts of the site serving the current request. */

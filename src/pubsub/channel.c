@@ -14,6 +14,7 @@ struct ps_channel {
     uint64_t last_id;
     ps_sub_t *subs;
     size_t nsubs;
+    size_t remote; /* in the master: subscribers in the workers */
     ps_msg_t **hist; /* ring of hcap, hlen from hhead */
     size_t hcap, hhead, hlen;
     size_t len;
@@ -24,11 +25,16 @@ struct ps_hub {
     ps_hub_t *next; /* the registry */
     unsigned refs;
     char *name;
+    ps_limits_t lim; /* for messages from the relay */
     ps_channel_t **buckets;
     size_t nbuckets, nchannels, nsubs;
 };
 
 static ps_hub_t *hubs;
+static const ps_relay_t *relay;
+
+/* What get() does when the channel does not exist. */
+enum { FIND, CREATE, CREATE_ALWAYS /* past max_channels: the master decided */ };
 
 void ps_msg_unref(ps_msg_t *m)
 {
@@ -55,6 +61,10 @@ ps_hub_t *ps_hub_acquire(const char *name)
         return NULL;
     }
     h->refs = 1;
+    h->lim = (ps_limits_t){.history = 100,
+                           .history_ms = 3600 * 1000,
+                           .max_channels = 10000,
+                           .max_subscribers = 100000};
     h->next = hubs;
     hubs = h;
     return h;
@@ -91,6 +101,30 @@ void ps_hub_release(ps_hub_t *h)
     free(h->buckets);
     free(h->name);
     free(h);
+}
+
+ps_hub_t *ps_hub_find(const char *name)
+{
+    for (ps_hub_t *h = hubs; h != NULL; h = h->next) {
+        if (strcmp(h->name, name) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+const char *ps_hub_name(const ps_hub_t *h)
+{
+    return h->name;
+}
+
+void ps_hub_set_limits(ps_hub_t *h, const ps_limits_t *lim)
+{
+    h->lim = *lim;
+}
+
+const ps_limits_t *ps_hub_limits(const ps_hub_t *h)
+{
+    return &h->lim;
 }
 
 size_t ps_hub_channels(const ps_hub_t *h)
@@ -183,10 +217,11 @@ static void trim_history(ps_channel_t *c, const ps_limits_t *lim, uint64_t now)
     }
 }
 
-/* An empty channel (no subscribers, no history) is freed. */
+/* An empty channel (no subscribers here or in a worker, no history) is
+ * freed. */
 static void maybe_free(ps_hub_t *h, ps_channel_t *c)
 {
-    if (c->nsubs == 0 && c->hlen == 0)
+    if (c->nsubs == 0 && c->remote == 0 && c->hlen == 0)
         unlink_channel(h, c);
 }
 
@@ -205,12 +240,12 @@ static void sweep(ps_hub_t *h, const ps_limits_t *lim)
     }
 }
 
-static int get(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool create,
+static int get(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, int mode,
                ps_channel_t **out)
 {
     uint64_t hash = hash_name(name, len);
     ps_channel_t *c = find(h, name, len, hash);
-    if (c != NULL || !create) {
+    if (c != NULL || mode == FIND) {
         if (c != NULL)
             trim_history(c, lim, eddy_now());
         *out = c;
@@ -218,7 +253,7 @@ static int get(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len
     }
     if (h->nchannels >= lim->max_channels)
         sweep(h, lim);
-    if (h->nchannels >= lim->max_channels)
+    if (h->nchannels >= lim->max_channels && mode != CREATE_ALWAYS)
         return UV_EAGAIN;
     if (h->nchannels + 1 > h->nbuckets && grow_buckets(h) < 0)
         return UV_ENOMEM;
@@ -241,7 +276,7 @@ bool ps_can_subscribe(ps_hub_t *h, const ps_limits_t *lim, const char *name, siz
     ps_channel_t *c = NULL;
     if (h->nsubs >= lim->max_subscribers)
         return false;
-    get(h, lim, name, len, false, &c);
+    get(h, lim, name, len, FIND, &c);
     if (c == NULL && h->nchannels >= lim->max_channels) {
         sweep(h, lim);
         return h->nchannels < lim->max_channels;
@@ -260,7 +295,7 @@ int ps_subscribe(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t l
     replay->gap_from = 1;
     if (h->nsubs >= lim->max_subscribers)
         return UV_EAGAIN;
-    int rc = get(h, lim, name, len, true, &c);
+    int rc = get(h, lim, name, len, CREATE, &c);
     if (rc < 0)
         return rc;
     if (has_since && since < c->last_id) {
@@ -295,6 +330,8 @@ int ps_subscribe(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t l
     c->nsubs++;
     h->nsubs++;
     pubsub_stats.subscribers++;
+    if (relay != NULL)
+        relay->subscribers(h, c->name, c->len, 1);
     return 0;
 }
 
@@ -314,6 +351,8 @@ void ps_unsubscribe(ps_hub_t *h, ps_sub_t *s)
     c->nsubs--;
     h->nsubs--;
     pubsub_stats.subscribers--;
+    if (relay != NULL)
+        relay->subscribers(h, c->name, c->len, -1);
     maybe_free(h, c);
 }
 
@@ -347,30 +386,32 @@ static int remember(ps_channel_t *c, const ps_limits_t *lim, ps_msg_t *m)
     return 0;
 }
 
-int ps_publish(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool binary,
-               const void *data, size_t n, uint64_t *id, size_t *delivered)
+static ps_msg_t *msg_new(bool binary, const void *data, size_t n)
 {
-    ps_channel_t *c;
-    int rc = get(h, lim, name, len, true, &c);
-    if (rc < 0)
-        return rc;
     ps_msg_t *m = malloc(sizeof(*m) + n);
-    if (m == NULL) {
-        maybe_free(h, c);
-        return UV_ENOMEM;
-    }
+    if (m == NULL)
+        return NULL;
     memset(m, 0, sizeof(*m));
     m->refs = 1;
     m->binary = binary;
-    m->id = ++c->last_id;
     m->time_ms = eddy_now();
     m->len = n;
     if (n)
         memcpy(m->data, data, n);
+    return m;
+}
+
+/* Keeps m in c's history and hands it to c's subscribers: how many took
+ * it.  c may be freed (without history, with its last subscriber gone). */
+static size_t fan_out(ps_hub_t *h, const ps_limits_t *lim, ps_channel_t *c, ps_msg_t *m)
+{
+    size_t delivered = 0;
+    const char *name = c->name;
+    size_t len = c->len;
+    char copy[PS_NAME_MAX];
+
     remember(c, lim, m);
-    pubsub_stats.published++;
-    *id = m->id;
-    *delivered = 0;
+    memcpy(copy, name, len);
     for (ps_sub_t *s = c->subs, *next; s != NULL; s = next) {
         next = s->next;
         if (s->deliver(s, m) != 0) {
@@ -380,27 +421,129 @@ int ps_publish(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len
                 break;
             continue;
         }
-        (*delivered)++;
+        delivered++;
     }
-    pubsub_stats.deliveries += *delivered;
-    ps_msg_unref(m);
+    pubsub_stats.deliveries += delivered;
     /* Without history and subscribers, the channel is done. */
     c = NULL;
-    get(h, lim, name, len, false, &c);
+    get(h, lim, copy, len, FIND, &c);
     if (c != NULL)
         maybe_free(h, c);
+    return delivered;
+}
+
+int ps_publish(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool binary,
+               const void *data, size_t n, uint64_t *id, size_t *delivered)
+{
+    ps_channel_t *c;
+    int rc = get(h, lim, name, len, CREATE, &c);
+    if (rc < 0)
+        return rc;
+    ps_msg_t *m = msg_new(binary, data, n);
+    if (m == NULL) {
+        maybe_free(h, c);
+        return UV_ENOMEM;
+    }
+    m->id = ++c->last_id;
+    pubsub_stats.published++;
+    *id = m->id;
+    size_t remote = c->remote;
+    *delivered = fan_out(h, lim, c, m) + remote;
+    ps_msg_unref(m);
     return 0;
+}
+
+size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool binary,
+                const void *data, size_t n, bool history_only)
+{
+    ps_channel_t *c;
+    size_t delivered = 0;
+    if (get(h, &h->lim, name, len, CREATE_ALWAYS, &c) < 0)
+        return 0;
+    if (id <= c->last_id) {
+        maybe_free(h, c);
+        return 0;
+    }
+    ps_msg_t *m = msg_new(binary, data, n);
+    if (m == NULL) {
+        maybe_free(h, c);
+        return 0;
+    }
+    m->id = c->last_id = id;
+    if (history_only) {
+        remember(c, &h->lim, m);
+        maybe_free(h, c);
+    } else {
+        delivered = fan_out(h, &h->lim, c, m);
+    }
+    ps_msg_unref(m);
+    return delivered;
+}
+
+void ps_remote(ps_hub_t *h, const char *name, size_t len, long delta)
+{
+    ps_channel_t *c = NULL;
+    get(h, &h->lim, name, len, delta > 0 ? CREATE_ALWAYS : FIND, &c);
+    if (c == NULL)
+        return;
+    if (delta < 0 && (size_t)-delta > c->remote)
+        c->remote = 0;
+    else
+        c->remote += (size_t)delta;
+    maybe_free(h, c);
+}
+
+void ps_each_history(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len,
+                                const ps_msg_t *m),
+                     void *arg)
+{
+    uint64_t now = eddy_now();
+    for (ps_hub_t *h = hubs; h != NULL; h = h->next) {
+        for (size_t i = 0; i < h->nbuckets; i++) {
+            for (ps_channel_t *c = h->buckets[i]; c != NULL; c = c->hnext) {
+                trim_history(c, &h->lim, now);
+                for (size_t k = 0; k < c->hlen; k++)
+                    fn(arg, h, c->name, c->len, c->hist[(c->hhead + k) % c->hcap]);
+            }
+        }
+    }
+}
+
+void ps_relay_set(const ps_relay_t *r)
+{
+    relay = r;
+}
+
+int ps_post(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool binary,
+            const void *data, size_t n, bool wait, uint64_t *id, size_t *subscribers)
+{
+    if (relay == NULL)
+        return ps_publish(h, lim, name, len, binary, data, n, id, subscribers);
+    *id = 0;
+    *subscribers = 0;
+    int rc = relay->publish(h, name, len, binary, data, n, wait, id, subscribers);
+    if (rc == 0)
+        pubsub_stats.published++;
+    return rc;
+}
+
+bool ps_state(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
+              uint64_t *last_id, size_t *subscribers, size_t *history)
+{
+    if (relay == NULL)
+        return ps_channel_info(h, lim, name, len, last_id, subscribers, history);
+    return relay->info(h, name, len, last_id, subscribers, history) == 0;
 }
 
 bool ps_channel_info(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
                      uint64_t *last_id, size_t *subscribers, size_t *history)
 {
     ps_channel_t *c = NULL;
-    get(h, lim, name, len, false, &c);
+    get(h, lim, name, len, FIND, &c);
     if (c == NULL)
         return false;
     *last_id = c->last_id;
-    *subscribers = c->nsubs;
+    *subscribers = c->nsubs + c->remote;
     *history = c->hlen;
     return true;
 }

@@ -102,6 +102,69 @@ bool ps_channel_info(ps_hub_t *h, const ps_limits_t *lim, const char *name, size
 size_t ps_hub_channels(const ps_hub_t *h);
 size_t ps_hub_subscribers(const ps_hub_t *h);
 
+/* --------------------------------------------------- worker processes */
+/* With [server] workers > 1 each worker holds a replica of every hub, and
+ * the master holds the original (daemon/relay.c): a publish on any worker
+ * goes to the master, which numbers it (ps_publish there: one id sequence
+ * per channel) and sends it to every worker in the same order; each
+ * applies it to its replica (ps_apply), keeping history and handing it to
+ * its own subscribers.  Workers report their subscriber counts, which keep
+ * the master's channels (and their ids) alive as local subscribers would;
+ * a new worker gets the history first, so ?since works on every worker. */
+
+/** How channels are shared with other processes; installed by the daemon
+ *  in a worker (NULL: this process's channels are all there is). */
+typedef struct ps_relay {
+    /** Has the message numbered and fanned out to every worker, this one
+     *  included.  wait: until it was numbered (0 with *id and the
+     *  subscribers of every worker, UV_EAGAIN at max_channels, or an
+     *  error such as UV_ECONNRESET without a master); !wait: 0 once sent,
+     *  *id 0. */
+    int (*publish)(ps_hub_t *h, const char *name, size_t len, bool binary, const void *data,
+                   size_t n, bool wait, uint64_t *id, size_t *subscribers);
+    /** A channel's state over every worker; may wait: 0, UV_ENOENT (no
+     *  such channel) or an error. */
+    int (*info)(ps_hub_t *h, const char *name, size_t len, uint64_t *last_id,
+                size_t *subscribers, size_t *history);
+    /** This process's subscribers of a channel changed by delta; must not
+     *  wait. */
+    void (*subscribers)(ps_hub_t *h, const char *name, size_t len, int delta);
+} ps_relay_t;
+
+void ps_relay_set(const ps_relay_t *r);
+
+/** Publishes where the channels live: here (ps_publish) or through the
+ *  relay (which may wait; see ps_relay_t.publish for wait). */
+int ps_post(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool binary,
+            const void *data, size_t n, bool wait, uint64_t *id, size_t *subscribers);
+/** ps_channel_info where the channels live (may wait with a relay). */
+bool ps_state(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
+              uint64_t *last_id, size_t *subscribers, size_t *history);
+
+/** The hub called name, or NULL; no reference is taken. */
+ps_hub_t *ps_hub_find(const char *name);
+const char *ps_hub_name(const ps_hub_t *h);
+/** The limits applied to messages that arrive through the relay (the
+ *  newest configuration's: a route sets them when it is checked). */
+void ps_hub_set_limits(ps_hub_t *h, const ps_limits_t *lim);
+const ps_limits_t *ps_hub_limits(const ps_hub_t *h);
+
+/** In a worker: a message the master numbered id, applied to the replica
+ *  (history, then this process's subscribers unless history_only).  An id
+ *  at or below the channel's last is a repeat and ignored.  Returns the
+ *  subscribers it was handed to. */
+size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool binary,
+                const void *data, size_t n, bool history_only);
+/** In the master: delta subscribers in a worker; a channel with some is
+ *  kept (its id sequence too), and they count in ps_publish's
+ *  *delivered and ps_channel_info's *subscribers. */
+void ps_remote(ps_hub_t *h, const char *name, size_t len, long delta);
+/** Calls fn on every message in every hub's history, each channel's
+ *  oldest first (what a new worker is sent before it serves). */
+void ps_each_history(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len,
+                                const ps_msg_t *m),
+                     void *arg);
+
 /* ------------------------------------------------------------ encodings */
 /* Each appends to b (a growable buffer): 0 or UV_ENOMEM. */
 

@@ -242,16 +242,113 @@ static const char *metrics_check(route_t *r, char *buf, size_t len)
     return NULL;
 }
 
+void metrics_render(metrics_text_t *m)
+{
+    render_http(m);
+    render_websocket(m);
+    render_process(m);
+    if (metrics_daemon_hook != NULL)
+        metrics_daemon_hook(m);
+}
+
+/* One family's lines in one text: the HELP and TYPE lines, then its
+ * samples up to the next family. */
+typedef struct block {
+    const char *name, *head, *samples;
+    size_t name_len, head_len, samples_len;
+    size_t text;
+} block_t;
+
+static const char *line_end(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    return nl ? nl + 1 : end;
+}
+
+/* Splits a text into its family blocks (appended to *bl). */
+static int split_blocks(const char *t, size_t len, size_t text, block_t **bl, size_t *n,
+                        size_t *cap)
+{
+    const char *p = t, *end = t + len;
+    while (p < end) {
+        if (end - p < 7 || memcmp(p, "# HELP ", 7) != 0) {
+            p = line_end(p, end); /* a stray line: not ours, skipped */
+            continue;
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 64;
+            block_t *g = realloc(*bl, c * sizeof(*g));
+            if (g == NULL)
+                return -1;
+            *bl = g;
+            *cap = c;
+        }
+        block_t *b = &(*bl)[(*n)++];
+        b->text = text;
+        b->name = p + 7;
+        b->name_len = strcspn(b->name, " \n");
+        b->head = p;
+        p = line_end(p, end);
+        if (end - p >= 7 && memcmp(p, "# TYPE ", 7) == 0)
+            p = line_end(p, end);
+        b->head_len = (size_t)(p - b->head);
+        b->samples = p;
+        while (p < end && !(end - p >= 7 && memcmp(p, "# HELP ", 7) == 0))
+            p = line_end(p, end);
+        b->samples_len = (size_t)(p - b->samples);
+    }
+    return 0;
+}
+
+void metrics_merge(const char *const *texts, const size_t *lens, size_t n, metrics_text_t *out)
+{
+    block_t *bl = NULL;
+    size_t nb = 0, cap = 0;
+    bool *done;
+
+    for (size_t i = 0; i < n; i++) {
+        if (split_blocks(texts[i], lens[i], i, &bl, &nb, &cap) != 0) {
+            out->failed = true;
+            free(bl);
+            return;
+        }
+    }
+    if ((done = calloc(nb + 1, sizeof(*done))) == NULL) {
+        out->failed = true;
+        free(bl);
+        return;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (done[i])
+            continue;
+        put(out, "%.*s", (int)bl[i].head_len, bl[i].head);
+        for (size_t j = i; j < nb; j++) {
+            if (!done[j] && bl[j].name_len == bl[i].name_len &&
+                memcmp(bl[j].name, bl[i].name, bl[i].name_len) == 0) {
+                put(out, "%.*s", (int)bl[j].samples_len, bl[j].samples);
+                done[j] = true;
+            }
+        }
+    }
+    free(done);
+    free(bl);
+}
+
+int (*metrics_gather_hook)(metrics_text_t *m);
+
 static int metrics_handle(route_t *r, http_conn_t *c, const http_request_t *req)
 {
     metrics_text_t m = {.labels = ""};
 
     (void)req;
-    render_http(&m);
-    render_websocket(&m);
-    render_process(&m);
-    if (metrics_daemon_hook != NULL)
-        metrics_daemon_hook(&m);
+    if (metrics_gather_hook != NULL) {
+        if (metrics_gather_hook(&m) != 0) {
+            free(m.buf);
+            return 503;
+        }
+    } else {
+        metrics_render(&m);
+    }
     if (m.failed) {
         free(m.buf);
         return 500;

@@ -37,6 +37,17 @@ void metrics_gauge(metrics_text_t *m, const char *name, const char *help, double
  *  (truncated to len); returns buf. */
 const char *metrics_escape(const char *v, char *buf, size_t len);
 
+/** Renders this process's numbers into m (m->labels on every sample). */
+void metrics_render(metrics_text_t *m);
+/** Merges n whole texts of the same families (with labels that tell them
+ *  apart) into out: each family's HELP and TYPE once, then the samples of
+ *  every text in turn.  Families in the order they first appear. */
+void metrics_merge(const char *const *texts, const size_t *lens, size_t n, metrics_text_t *out);
+/** Set by the daemon with worker processes: fills m with every worker's
+ *  numbers (it asks the master, so it waits): 0 or an error, for which
+ *  the scrape gets 503. */
+extern int (*metrics_gather_hook)(metrics_text_t *m);
+
 /** Set by the daemon: renders the families it owns into m.  Called in the
  *  connection task that serves the scrape, so it may read the daemon's
  *  state but must not wait. */

@@ -212,6 +212,7 @@ static const char *ps_check(route_t *r, char *buf, size_t len)
         snprintf(buf, len, "out of memory");
         return buf;
     }
+    ps_hub_set_limits(st->hub, &st->lim);
     return NULL;
 }
 
@@ -417,8 +418,10 @@ static int ws_received(ws_session_t *ws, int opcode, const uint8_t *data, size_t
     size_t n;
     if (!s->st->client_publish)
         return 0; /* a subscriber's own messages are ignored */
-    int rc = ps_publish(s->hub, &s->st->lim, s->name, s->len, opcode == WS_OP_BINARY, data, len,
-                        &id, &n);
+    /* With worker processes the message is sent to be numbered, not
+     * waited for: this session's reader goes on. */
+    int rc = ps_post(s->hub, &s->st->lim, s->name, s->len, opcode == WS_OP_BINARY, data, len,
+                     false, &id, &n);
     return rc == UV_EAGAIN ? -1013 : rc < 0 ? -WS_CLOSE_INTERNAL : 0;
 }
 
@@ -542,7 +545,7 @@ static int answer_state(const route_t *r, pubsub_t *st, http_conn_t *c, const ch
 {
     uint64_t last = 0;
     size_t subs = 0, hist = 0;
-    bool exists = ps_channel_info(st->hub, &st->lim, name, len, &last, &subs, &hist);
+    bool exists = ps_state(st->hub, &st->lim, name, len, &last, &subs, &hist);
     char body[PS_NAME_MAX + 160];
     int n = snprintf(body, sizeof(body),
                      "{\"channel\":\"%.*s\",\"last_id\":%llu,\"subscribers\":%zu,"
@@ -618,8 +621,8 @@ static int publish_body(void *arg, http_conn_t *c, const char *body, size_t len)
         if (p->text && !ws_utf8_valid(body, len)) {
             status = 400;
         } else {
-            int rc = ps_publish(p->st->hub, &p->st->lim, p->name, p->len, !p->text, body, len,
-                                &id, &n);
+            int rc = ps_post(p->st->hub, &p->st->lim, p->name, p->len, !p->text, body, len,
+                             true, &id, &n);
             if (rc == UV_EAGAIN) {
                 status = 503;
             } else if (rc < 0) {

@@ -1241,6 +1241,40 @@ def _():
     eq(d.wait_exit(scaled(5)), 0, "exit code after SIGTERM")
 
 
+QUIT = """[server]
+listen = 127.0.0.1:{port}
+[timeouts]
+shutdown = 2s
+[route = /echo]
+type = echo
+"""
+
+
+@suite.test("SIGQUIT: sessions run on (echo) while eddy stops accepting; one that ends lets "
+            "eddy go, the last gets 1001 at timeouts.shutdown, exit 0")
+def _():
+    need_echo()
+    d = suite.start(QUIT, name="ws-quit")
+    ends = WS(d.port, "/echo")
+    stays = WS(d.port, "/echo")
+    t0 = time.monotonic()
+    d.send_signal(signal.SIGQUIT)
+    d.wait_output(r"SIGQUIT received", 3)
+    wait_until(lambda: not can_connect(d.port), scaled(3), "the listener closed")
+    ends.echo(OP_TEXT, b"still served after SIGQUIT")
+    stays.echo(OP_BINARY, os.urandom(1000))
+    ends.send_frame(OP_CLOSE, close_payload(1000))
+    ends.expect_close(1000, reply=False)
+    ends.close()
+    stays.echo(OP_TEXT, b"and the other one too")
+    ok(d.proc.poll() is None, "eddy still runs while a session is open")
+    stays.expect_close(1001, scaled(5), "the session left at timeouts.shutdown")
+    ok(time.monotonic() - t0 >= 1.5, "closed at the deadline, not before (%.1fs)"
+       % (time.monotonic() - t0))
+    stays.close()
+    eq(d.wait_exit(scaled(5)), 0, "exit code after SIGQUIT")
+
+
 V1 = """[server]
 listen = 127.0.0.1:{port}
 [route = /ver]

@@ -236,6 +236,49 @@ TEST_IMPL(io_stream_listen_fd)
     return 0;
 }
 
+/* A connected socket made elsewhere (a socketpair inherited from a
+ * parent, as eddy's workers get their relay): both ends carry bytes both
+ * ways, EOF shows when one closes; listeners and datagram sockets are
+ * refused and stay the caller's. */
+static int open_fd_main(void *arg)
+{
+    eddy_stream_t *a, *b, *s;
+    int sv[2], fd;
+    char buf[16];
+
+    (void)arg;
+    ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+    ASSERT_OK(eddy_stream_open_fd(&a, sv[0]));
+    ASSERT_OK(eddy_stream_open_fd(&b, sv[1]));
+    ASSERT_TRUE(eddy_stream_is_unix(a));
+    ASSERT_EQ(eddy_stream_fd(a), sv[0]);
+    ASSERT_OK(eddy_write_all(a, "ping", 4));
+    ASSERT_EQ(eddy_read(b, buf, sizeof(buf)), 4);
+    ASSERT_EQ(memcmp(buf, "ping", 4), 0);
+    ASSERT_OK(eddy_write_all(b, "pong!", 5));
+    ASSERT_EQ(eddy_read(a, buf, sizeof(buf)), 5);
+    ASSERT_EQ(memcmp(buf, "pong!", 5), 0);
+    eddy_close(a);
+    ASSERT_ERR(eddy_read(b, buf, sizeof(buf)), UV_EOF);
+    eddy_close(b);
+
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_ERR(eddy_stream_open_fd(&s, fd), UV_EINVAL);
+    ASSERT_OK(close(fd));
+    ASSERT_OK(eddy_listen(&s, "127.0.0.1:0", 4));
+    ASSERT_ERR(eddy_stream_open_fd(&b, eddy_stream_fd(s)), UV_EINVAL);
+    eddy_close(s);
+    ASSERT_ERR(eddy_stream_open_fd(&s, -1), UV_EBADF);
+    return 0;
+}
+
+TEST_IMPL(io_stream_open_fd)
+{
+    ASSERT_OK(eddy_run(open_fd_main, NULL));
+    return 0;
+}
+
 static int listen_fd_unix_main(void *arg)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};

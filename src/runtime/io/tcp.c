@@ -409,6 +409,39 @@ int eddy_listen_fd(eddy_stream_t **server, int fd)
     return start_listening(s, SOMAXCONN, server);
 }
 
+int eddy_stream_open_fd(eddy_stream_t **out, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    int accepting = 0, type = 0;
+    socklen_t optlen = sizeof(int);
+    eddy_stream_t *s;
+    int rc;
+
+    if (eddy_loop() == NULL)
+        return EDDY_ENOTASK;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0)
+        return uv_translate_sys_error(errno);
+    optlen = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen) != 0)
+        return uv_translate_sys_error(errno);
+    if (type != SOCK_STREAM || accepting)
+        return UV_EINVAL;
+    if (ss.ss_family == AF_UNIX) {
+        rc = eddy__stream_new(&s, EDDY__STREAM_PIPE);
+        if (rc == 0 && (rc = uv_pipe_open(&s->u.pipe, fd)) != 0)
+            eddy__stream_discard(s);
+    } else {
+        rc = eddy__stream_new(&s, EDDY__STREAM_TCP);
+        if (rc == 0 && (rc = uv_tcp_open(&s->u.tcp, fd)) != 0)
+            eddy__stream_discard(s);
+    }
+    if (rc == 0)
+        *out = s;
+    return rc;
+}
+
 /* -------------------------------------------------------------- accepting */
 
 /* One accept4: 0 with *client, UV_EAGAIN when none is pending, or the
