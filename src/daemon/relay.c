@@ -616,7 +616,7 @@ int relay_master_add(int fd, pid_t pid, unsigned slot, unsigned gen)
     ws_outq_init(&p->out, p->stream);
     /* Its first records: who it is, the history, the end of it; whatever
      * is published from now on follows in the same queue. */
-    ws_outq_post(&p->out, record(&(rec_t){.type = R_HELLO, .a = p->id}, "", 0, "", 0, NULL, 0));
+    post(&p->out, record(&(rec_t){.type = R_HELLO, .a = p->id}, "", 0, "", 0, NULL, 0));
     ps_each_history(history_one, p);
     post(&p->out, record(&(rec_t){.type = R_SYNCED}, "", 0, "", 0, NULL, 0));
     if (p->out.error != 0) {

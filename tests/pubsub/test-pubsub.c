@@ -152,3 +152,151 @@ TEST_IMPL(pubsub_encodings)
     free(b.data);
     return 0;
 }
+
+/* The pieces the relay between worker processes uses (daemon/relay.c):
+ * in a worker, messages numbered elsewhere applied to the replica; in the
+ * master, subscribers elsewhere keeping a channel and its ids; a new
+ * worker's history; and publishing through an installed relay. */
+static struct {
+    int published, infos, subs;
+    long delta;
+} fake;
+
+static int fake_publish(ps_hub_t *h, const char *name, size_t len, bool binary, const void *data,
+                        size_t n, bool wait, uint64_t *id, size_t *subscribers)
+{
+    (void)h, (void)name, (void)len, (void)binary, (void)data, (void)n;
+    fake.published++;
+    *id = wait ? 41 : 0;
+    *subscribers = 7;
+    return 0;
+}
+
+static int fake_info(ps_hub_t *h, const char *name, size_t len, uint64_t *last_id,
+                     size_t *subscribers, size_t *history)
+{
+    (void)h, (void)name;
+    fake.infos++;
+    if (len != 1)
+        return UV_ENOENT;
+    *last_id = 9;
+    *subscribers = 3;
+    *history = 2;
+    return 0;
+}
+
+static void fake_subscribers(ps_hub_t *h, const char *name, size_t len, int delta)
+{
+    (void)h, (void)name, (void)len;
+    fake.subs++;
+    fake.delta += delta;
+}
+
+static void count_history(void *arg, ps_hub_t *h, const char *name, size_t len,
+                          const ps_msg_t *m)
+{
+    uint64_t *ids = arg;
+    (void)h;
+    if (len == 1 && name[0] == 'r')
+        ids[ids[0]++ + 1] = m->id;
+}
+
+static int relay_main(void *arg)
+{
+    (void)arg;
+    ps_hub_t *h = ps_hub_acquire("/relay/");
+    ps_limits_t l = lim;
+    l.max_channels = 100;
+    ps_hub_set_limits(h, &l);
+    ASSERT_PTR_EQ(ps_hub_find("/relay/"), h);
+    ASSERT_PTR_EQ(ps_hub_find("/nope/"), NULL);
+    ASSERT_EQ(strcmp(ps_hub_name(h), "/relay/"), 0);
+    ASSERT_EQ(ps_hub_limits(h)->history, 3);
+
+    /* A worker's replica: ids come from the master; repeats are ignored. */
+    rec_t a = {.ps.deliver = record};
+    ps_replay_t rp;
+    uint64_t last;
+    size_t subs, hist;
+    ASSERT_OK(ps_subscribe(h, &l, "r", 1, &a.ps, false, 0, &rp));
+    ASSERT_EQ(ps_apply(h, "r", 1, 5, false, "five", 4, false), 1);
+    ASSERT_EQ(ps_apply(h, "r", 1, 5, false, "five", 4, false), 0); /* a repeat */
+    ASSERT_EQ(ps_apply(h, "r", 1, 4, false, "four", 4, false), 0); /* older */
+    ASSERT_EQ(ps_apply(h, "r", 1, 6, true, "six", 3, true), 0);    /* history only */
+    ASSERT_EQ(a.n, 1);
+    ASSERT_EQ(a.ids[0], 5);
+    ASSERT_TRUE(ps_channel_info(h, &l, "r", 1, &last, &subs, &hist));
+    ASSERT_EQ(last, 6);
+    ASSERT_EQ(hist, 2);
+    /* A new subscriber replays the replica's history. */
+    rec_t b = {.ps.deliver = record};
+    ASSERT_OK(ps_subscribe(h, &l, "r", 1, &b.ps, true, 4, &rp));
+    ASSERT_EQ(rp.n, 2);
+    ASSERT_EQ(rp.msgs[1]->id, 6);
+    ASSERT_TRUE(rp.msgs[1]->binary);
+    ps_unsubscribe(h, &b.ps);
+    ps_unsubscribe(h, &a.ps);
+
+    /* A new worker's history: every message of every channel in order. */
+    uint64_t ids[8] = {0};
+    ps_each_history(count_history, ids);
+    ASSERT_EQ(ids[0], 2);
+    ASSERT_EQ(ids[1], 5);
+    ASSERT_EQ(ids[2], 6);
+
+    /* The master: a channel without history lives while workers have
+     * subscribers, so its ids go on; they count in publish and info. */
+    ps_limits_t nohist = l;
+    nohist.history = 0;
+    ps_hub_set_limits(h, &nohist);
+    uint64_t id;
+    size_t n;
+    ps_remote(h, "m", 1, 3);
+    ASSERT_OK(ps_publish(h, &nohist, "m", 1, false, "x", 1, &id, &n));
+    ASSERT_EQ(id, 1);
+    ASSERT_EQ(n, 3);
+    ASSERT_OK(ps_publish(h, &nohist, "m", 1, false, "x", 1, &id, &n));
+    ASSERT_EQ(id, 2);
+    ASSERT_TRUE(ps_channel_info(h, &nohist, "m", 1, &last, &subs, &hist));
+    ASSERT_EQ(subs, 3);
+    ps_remote(h, "m", 1, -2);
+    ASSERT_TRUE(ps_channel_info(h, &nohist, "m", 1, &last, &subs, &hist));
+    ASSERT_EQ(subs, 1);
+    ps_remote(h, "m", 1, -5); /* never below 0: freed with its last */
+    ASSERT_FALSE(ps_channel_info(h, &nohist, "m", 1, &last, &subs, &hist));
+    ps_remote(h, "x", 1, -1); /* unknown: nothing */
+    ASSERT_FALSE(ps_channel_info(h, &nohist, "x", 1, &last, &subs, &hist));
+
+    /* Installed relay: publishes and states go through it, subscriptions
+     * are reported; removed, the process's own channels answer again. */
+    static const ps_relay_t relay = {
+        .publish = fake_publish, .info = fake_info, .subscribers = fake_subscribers};
+    ps_relay_set(&relay);
+    ASSERT_OK(ps_post(h, &l, "r", 1, false, "y", 1, true, &id, &n));
+    ASSERT_EQ(id, 41);
+    ASSERT_EQ(n, 7);
+    ASSERT_OK(ps_post(h, &l, "r", 1, false, "y", 1, false, &id, &n));
+    ASSERT_EQ(id, 0);
+    ASSERT_EQ(fake.published, 2);
+    ASSERT_TRUE(ps_state(h, &l, "r", 1, &last, &subs, &hist));
+    ASSERT_EQ(last, 9);
+    ASSERT_FALSE(ps_state(h, &l, "zz", 2, &last, &subs, &hist));
+    ASSERT_EQ(fake.infos, 2);
+    ASSERT_OK(ps_subscribe(h, &l, "r", 1, &a.ps, false, 0, &rp));
+    ASSERT_EQ(fake.delta, 1);
+    ps_unsubscribe(h, &a.ps);
+    ASSERT_EQ(fake.subs, 2);
+    ASSERT_EQ(fake.delta, 0);
+    ps_relay_set(NULL);
+    ASSERT_OK(ps_post(h, &l, "r", 1, false, "z", 1, true, &id, &n));
+    ASSERT_EQ(id, 7); /* numbered here, after the replica's 6 */
+    ASSERT_EQ(fake.published, 2);
+    ps_hub_release(h);
+    return 0;
+}
+
+TEST_IMPL(pubsub_relay_pieces)
+{
+    ASSERT_OK(eddy_run(relay_main, NULL));
+    return 0;
+}
