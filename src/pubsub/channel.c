@@ -461,8 +461,13 @@ size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool bin
     if (get(h, &h->lim, name, len, CREATE_ALWAYS, &c) < 0)
         return 0;
     if (id <= c->last_id) {
-        maybe_free(h, c);
-        return 0;
+        /* The master's channel was freed (no history, no subscriber
+         * anywhere) and started over: so does the replica's history. */
+        while (c->hlen > 0) {
+            ps_msg_unref(c->hist[c->hhead]);
+            c->hhead = (c->hhead + 1) % c->hcap;
+            c->hlen--;
+        }
     }
     ps_msg_t *m = msg_new(binary, data, n);
     if (m == NULL) {

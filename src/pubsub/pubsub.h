@@ -150,9 +150,10 @@ void ps_hub_set_limits(ps_hub_t *h, const ps_limits_t *lim);
 const ps_limits_t *ps_hub_limits(const ps_hub_t *h);
 
 /** In a worker: a message the master numbered id, applied to the replica
- *  (history, then this process's subscribers unless history_only).  An id
- *  at or below the channel's last is a repeat and ignored.  Returns the
- *  subscribers it was handed to. */
+ *  (history, then this process's subscribers unless history_only).  Each
+ *  comes once, in order; an id at or below the channel's last means the
+ *  master's channel started over (it was freed), and the replica's history
+ *  is dropped.  Returns the subscribers it was handed to. */
 size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool binary,
                 const void *data, size_t n, bool history_only);
 /** In the master: delta subscribers in a worker; a channel with some is

@@ -213,21 +213,27 @@ static int relay_main(void *arg)
     ASSERT_EQ(strcmp(ps_hub_name(h), "/relay/"), 0);
     ASSERT_EQ(ps_hub_limits(h)->history, 3);
 
-    /* A worker's replica: ids come from the master; repeats are ignored. */
+    /* A worker's replica: ids come from the master. */
     rec_t a = {.ps.deliver = record};
     ps_replay_t rp;
     uint64_t last;
     size_t subs, hist;
     ASSERT_OK(ps_subscribe(h, &l, "r", 1, &a.ps, false, 0, &rp));
+    ASSERT_EQ(ps_apply(h, "r", 1, 7, false, "seven", 5, false), 1);
+    /* A lower id: the master's channel started over; so does the history. */
+    ASSERT_EQ(ps_apply(h, "r", 1, 1, false, "one", 3, false), 1);
+    ASSERT_TRUE(ps_channel_info(h, &l, "r", 1, &last, &subs, &hist));
+    ASSERT_EQ(last, 1);
+    ASSERT_EQ(hist, 1);
     ASSERT_EQ(ps_apply(h, "r", 1, 5, false, "five", 4, false), 1);
-    ASSERT_EQ(ps_apply(h, "r", 1, 5, false, "five", 4, false), 0); /* a repeat */
-    ASSERT_EQ(ps_apply(h, "r", 1, 4, false, "four", 4, false), 0); /* older */
-    ASSERT_EQ(ps_apply(h, "r", 1, 6, true, "six", 3, true), 0);    /* history only */
-    ASSERT_EQ(a.n, 1);
-    ASSERT_EQ(a.ids[0], 5);
+    ASSERT_EQ(ps_apply(h, "r", 1, 6, true, "six", 3, true), 0); /* history only */
+    ASSERT_EQ(a.n, 3);
+    ASSERT_EQ(a.ids[0], 7);
+    ASSERT_EQ(a.ids[1], 1);
+    ASSERT_EQ(a.ids[2], 5);
     ASSERT_TRUE(ps_channel_info(h, &l, "r", 1, &last, &subs, &hist));
     ASSERT_EQ(last, 6);
-    ASSERT_EQ(hist, 2);
+    ASSERT_EQ(hist, 3); /* 1, 5, 6 */
     /* A new subscriber replays the replica's history. */
     rec_t b = {.ps.deliver = record};
     ASSERT_OK(ps_subscribe(h, &l, "r", 1, &b.ps, true, 4, &rp));
@@ -240,9 +246,9 @@ static int relay_main(void *arg)
     /* A new worker's history: every message of every channel in order. */
     uint64_t ids[8] = {0};
     ps_each_history(count_history, ids);
-    ASSERT_EQ(ids[0], 2);
-    ASSERT_EQ(ids[1], 5);
-    ASSERT_EQ(ids[2], 6);
+    ASSERT_EQ(ids[0], 3);
+    ASSERT_EQ(ids[1], 1);
+    ASSERT_EQ(ids[3], 6);
 
     /* The master: a channel without history lives while workers have
      * subscribers, so its ids go on; they count in publish and info. */
