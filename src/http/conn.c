@@ -32,6 +32,11 @@ enum feed_result { FEED_MORE, FEED_HEAD, FEED_MESSAGE, FEED_ERROR };
  * first request (answered with Connection: close): closed unread, it would
  * be lost, although a socket-activated successor keeps the listen queue. */
 #define DRAIN_FIRST_REQUEST_MS 1000
+/* ... and a keep-alive connection this long from its last response for
+ * its next request: a busy client (a load generator, a browser loading a
+ * page) sends it at once, and closed unread it would fail, since clients
+ * such as wrk do not retry.  A client idle for longer is closed at once. */
+#define DRAIN_IDLE_GRACE_MS 500
 
 static enum feed_result feed(http_conn_t *c, int *status)
 {
@@ -109,6 +114,13 @@ static ssize_t read_more(http_conn_t *c)
         ms = lim->keepalive_ms || c->nrequests > 0 ? lim->keepalive_ms : lim->header_ms;
         if (c->srv->draining && c->nrequests == 0 && ms > DRAIN_FIRST_REQUEST_MS)
             ms = DRAIN_FIRST_REQUEST_MS;
+        if (c->srv->draining && c->nrequests > 0) {
+            /* A client that just had its response may be sending its next
+             * request: it gets DRAIN_IDLE_GRACE_MS from that response
+             * (answered with Connection: close). */
+            uint64_t end = c->idle_since + DRAIN_IDLE_GRACE_MS, now = eddy_now();
+            ms = end > now ? end - now : 0;
+        }
     } else if (c->in_message && !c->head_done) {
         uint64_t now = eddy_now();
         ms = c->head_deadline > now ? c->head_deadline - now : 0;
@@ -326,16 +338,17 @@ static bool serve(http_conn_t *c)
             return false;
         if (!c->in_message) {
             c->idle = true;
+            c->idle_since = eddy_now();
             c->in_start = c->in_parsed = c->in_end = 0;
             release_site(c);
-            if (c->srv->draining && c->nrequests > 0)
-                return true; /* the last response may still be in flight */
             if (acquire_site(c) != 0)
                 return false;
         }
         ssize_t n = read_more(c);
         if (n > 0)
             continue;
+        if (n == UV_ETIMEDOUT && c->idle && c->srv->draining && c->nrequests > 0)
+            return true; /* the grace is over; the last response may be in flight */
         if (n == UV_ETIMEDOUT && !c->idle) {
             fail(c, 408, c->head_done ? "body timeout" : "header timeout");
             return true;
@@ -347,11 +360,17 @@ static bool serve(http_conn_t *c)
                 fail(c, 431, "request head larger than the input buffer");
             return true;
         }
-        /* A drain cancels idle connections: the last response may still
-         * be in flight, and the client may be sending its next request.
-         * (Shutdown's deadline cancels busy ones, never in an idle read.) */
-        if (n == UV_ECANCELED && c->idle && c->srv->draining && c->nrequests > 0)
+        /* A drain cancels idle connections: the first time, the read is
+         * tried again for what is left of the grace (the client may be
+         * sending its next request); after that (shutdown's deadline),
+         * the last response may still be in flight: linger. */
+        if (n == UV_ECANCELED && c->idle && c->srv->draining && c->nrequests > 0) {
+            if (!c->drain_read) {
+                c->drain_read = true;
+                continue;
+            }
             return true;
+        }
         return false; /* end of stream, keepalive timeout, shutdown, error */
     }
 }

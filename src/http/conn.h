@@ -81,6 +81,8 @@ struct http_conn {
     bool close; /* after the current response */
     bool abort; /* answer now, read nothing more */
     bool idle;  /* waiting for a request's first byte */
+    bool drain_read;     /* the drain's cancel of an idle read was taken */
+    uint64_t idle_since; /* when the last response was flushed */
 
     /* A handler waiting for the request body (http_response_defer). */
     http_body_fn defer;

@@ -5,7 +5,10 @@ CPU time over the run (user + system, of the process and its children, from
 CPU-second, the fair figure when wrk and the server share a small machine.
 
 usage: measure.py PID URL SECONDS CONNECTIONS [PIPELINE_DEPTH]
-wrk runs pinned to CPU 1 (the servers of bench-daemon.sh run on CPU 0)."""
+wrk runs pinned to CPU 1 (the servers of bench-daemon.sh run on CPU 0) with
+one thread; BENCH_WRK_CPU=LIST pins it to other CPUs (empty: not pinned),
+BENCH_WRK_THREADS=N gives it N threads.  p99= is wrk's 99th-percentile
+latency."""
 import os
 import re
 import subprocess
@@ -45,8 +48,11 @@ def main():
     depth = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     # Large files take seconds each: wrk's 2 s default would count them as
     # timeouts.
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c" + conns, "-d" + secs + "s", "--timeout",
-           os.environ.get("BENCH_WRK_TIMEOUT", "30s"), url]
+    cpus = os.environ.get("BENCH_WRK_CPU", "1")
+    cmd = ["taskset", "-c", cpus] if cpus else []
+    cmd += ["wrk", "-t" + os.environ.get("BENCH_WRK_THREADS", "1"), "-c" + conns,
+            "-d" + secs + "s", "--latency", "--timeout", os.environ.get("BENCH_WRK_TIMEOUT", "30s"),
+            url]
     if depth > 1:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline.lua")
         cmd += ["-s", script, "--", str(depth)]
@@ -61,9 +67,10 @@ def main():
         return 1
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    print("rps=%.0f server_cpu_s=%.2f req_per_cpu_s=%.0f%s%s" % (
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    print("rps=%.0f server_cpu_s=%.2f req_per_cpu_s=%.0f p99=%s%s%s" % (
         float(rps.group(1)), used, int(total.group(1)) / used if used > 0 else 0,
-        " non2xx=" + bad.group(1) if bad else "",
+        p99.group(1) if p99 else "-", " non2xx=" + bad.group(1) if bad else "",
         " errors: " + errors.group(1) if errors else ""))
     return 0
 
