@@ -703,9 +703,13 @@ static void complete(uint32_t req, int rc, const parsed_t *r)
 }
 
 /* Sends a request and waits for its answer: 0 with p filled, or an
- * error (the relay's, a timeout, a cancellation). */
+ * error (the relay's, a timeout, a cancellation).  shield: the request
+ * has an effect once sent (a publish), so its outcome is waited for
+ * whatever happens to the caller meanwhile (still within ANSWER_MS): an
+ * answer of 500 for a message that went out would make a client publish
+ * it twice. */
 static int request(pending_t *p, rec_t *h, const char *hub, size_t hl, const char *name,
-                   size_t nl, const void *data, size_t n)
+                   size_t nl, const void *data, size_t n, bool shield)
 {
     if (wk.error != 0)
         return wk.error;
@@ -718,9 +722,13 @@ static int request(pending_t *p, rec_t *h, const char *hub, size_t hl, const cha
     p->next = wk.pending;
     wk.pending = p;
     eddy_timeout_t scope;
+    if (shield)
+        eddy_shield_enter();
     eddy_timeout_enter(&scope, ANSWER_MS);
     rc = eddy_event_wait(&p->event);
     eddy_timeout_leave(&scope);
+    if (shield)
+        eddy_shield_leave();
     if (!p->done) {
         for (pending_t **pp = &wk.pending; *pp != NULL; pp = &(*pp)->next) {
             if (*pp == p) {
@@ -743,7 +751,7 @@ static int w_publish(ps_hub_t *h, const char *name, size_t len, bool binary, con
                              : post(&wk.out, record(&r, hub, strlen(hub), name, len, data, n));
     }
     pending_t p;
-    int rc = request(&p, &r, hub, strlen(hub), name, len, data, n);
+    int rc = request(&p, &r, hub, strlen(hub), name, len, data, n, true);
     if (rc == 0) {
         *id = p.a;
         *subscribers = (size_t)p.b;
@@ -757,7 +765,8 @@ static int w_info(ps_hub_t *h, const char *name, size_t len, uint64_t *last_id,
 {
     const char *hub = ps_hub_name(h);
     pending_t p;
-    int rc = request(&p, &(rec_t){.type = R_INFO_REQ}, hub, strlen(hub), name, len, NULL, 0);
+    int rc =
+        request(&p, &(rec_t){.type = R_INFO_REQ}, hub, strlen(hub), name, len, NULL, 0, false);
     free(p.data);
     if (rc != 0)
         return rc;
@@ -786,7 +795,7 @@ static const ps_relay_t worker_relay = {
 static int w_gather(metrics_text_t *m)
 {
     pending_t p;
-    int rc = request(&p, &(rec_t){.type = R_GATHER_REQ}, "", 0, "", 0, NULL, 0);
+    int rc = request(&p, &(rec_t){.type = R_GATHER_REQ}, "", 0, "", 0, NULL, 0, false);
     const char **texts = rc == 0 ? malloc(sizeof(*texts) * (p.data_len / 4 + 1)) : NULL;
     size_t *lens = texts != NULL ? malloc(sizeof(*lens) * (p.data_len / 4 + 1)) : NULL;
     if (rc == 0 && lens == NULL)

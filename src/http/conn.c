@@ -345,8 +345,19 @@ static bool serve(http_conn_t *c)
                 return false;
         }
         ssize_t n = read_more(c);
-        if (n > 0)
+        if (n > 0) {
+            /* The drain cancels idle connections; one whose next request
+             * had just arrived (its task woken, not yet run) got that
+             * cancel pending: taken here, it would otherwise hit the
+             * handler's first wait (a file open, a publish) and fail the
+             * request the grace is meant to answer. */
+            if (c->idle && c->srv->draining && !c->drain_read && c->nrequests > 0 &&
+                eddy_cancelling(c->task)) {
+                c->drain_read = true;
+                eddy_yield();
+            }
             continue;
+        }
         if (n == UV_ETIMEDOUT && c->idle && c->srv->draining && c->nrequests > 0)
             return true; /* the grace is over; the last response may be in flight */
         if (n == UV_ETIMEDOUT && !c->idle) {

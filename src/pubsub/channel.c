@@ -532,12 +532,12 @@ int ps_post(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, b
     return rc;
 }
 
-bool ps_state(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
-              uint64_t *last_id, size_t *subscribers, size_t *history)
+int ps_state(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
+             uint64_t *last_id, size_t *subscribers, size_t *history)
 {
     if (relay == NULL)
-        return ps_channel_info(h, lim, name, len, last_id, subscribers, history);
-    return relay->info(h, name, len, last_id, subscribers, history) == 0;
+        return ps_channel_info(h, lim, name, len, last_id, subscribers, history) ? 0 : UV_ENOENT;
+    return relay->info(h, name, len, last_id, subscribers, history);
 }
 
 bool ps_channel_info(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,

@@ -137,9 +137,10 @@ void ps_relay_set(const ps_relay_t *r);
  *  relay (which may wait; see ps_relay_t.publish for wait). */
 int ps_post(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len, bool binary,
             const void *data, size_t n, bool wait, uint64_t *id, size_t *subscribers);
-/** ps_channel_info where the channels live (may wait with a relay). */
-bool ps_state(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
-              uint64_t *last_id, size_t *subscribers, size_t *history);
+/** ps_channel_info where the channels live (may wait with a relay): 0,
+ *  UV_ENOENT (no such channel) or the relay's error. */
+int ps_state(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len,
+             uint64_t *last_id, size_t *subscribers, size_t *history);
 
 /** The hub called name, or NULL; no reference is taken. */
 ps_hub_t *ps_hub_find(const char *name);

@@ -545,7 +545,10 @@ static int answer_state(const route_t *r, pubsub_t *st, http_conn_t *c, const ch
 {
     uint64_t last = 0;
     size_t subs = 0, hist = 0;
-    bool exists = ps_state(st->hub, &st->lim, name, len, &last, &subs, &hist);
+    int rc = ps_state(st->hub, &st->lim, name, len, &last, &subs, &hist);
+    if (rc < 0 && rc != UV_ENOENT)
+        return 503; /* the master did not answer */
+    bool exists = rc == 0;
     char body[PS_NAME_MAX + 160];
     int n = snprintf(body, sizeof(body),
                      "{\"channel\":\"%.*s\",\"last_id\":%llu,\"subscribers\":%zu,"

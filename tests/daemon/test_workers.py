@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """eddy black-box: [server] workers = N (a master and N worker processes):
-serving, a killed worker replaced, a stuck one killed, SIGHUP reloads under load without a failed
-request, a broken reload, graceful SIGTERM, workers = auto, and pub/sub
-routes accepted with more than one worker (tests/daemon/test_workers_pubsub.py
-covers the relay)."""
+serving, a killed worker replaced, a stuck one killed, a broken reload,
+graceful SIGTERM, workers = auto, a new port on reload, systemd.  Reloads under
+load and pub/sub across workers: test_workers_pubsub.py; metrics gathered from
+every worker: test_workers_metrics.py."""
 import fcntl
 import os
 import struct
@@ -90,61 +90,6 @@ def read_response(sock):
     return status, hdrs.get("connection", "").lower() == "close"
 
 
-class Load:
-    """Clients hammering /health: one on keep-alive connections, one opening
-    a new connection per request.  A keep-alive connection the server closes
-    between requests (a draining worker) is retried on a new one, as every
-    HTTP client does; anything else is an error."""
-
-    def __init__(self, port):
-        self.port, self.stop = port, threading.Event()
-        self.ok = self.retried = 0
-        self.errors, self.statuses = [], []
-        self.threads = [spawn(self.run, True), spawn(self.run, False)]
-
-    def one(self, sock, fresh):
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n"
-                     + (b"" if fresh is None else b"Connection: close\r\n") + b"\r\n")
-        return read_response(sock)
-
-    def run(self, keepalive):
-        sock, used = None, False
-        while not self.stop.is_set():
-            try:
-                if sock is None:
-                    sock, used = socket.create_connection(("127.0.0.1", self.port),
-                                                          timeout=scaled(10)), False
-                try:
-                    status, close = self.one(sock, None if keepalive else False)
-                except (EOFError, ConnectionResetError, BrokenPipeError):
-                    if not used:
-                        raise
-                    self.retried += 1  # the server closed an idle keep-alive connection
-                    sock.close()
-                    sock = None
-                    continue
-                used = True
-                if status // 100 == 2:
-                    self.ok += 1
-                else:
-                    self.statuses.append(status)
-                if close or not keepalive:
-                    sock.close()
-                    sock = None
-            except Exception as e:  # noqa: BLE001
-                self.errors.append(repr(e))
-                if sock is not None:
-                    sock.close()
-                sock = None
-        if sock is not None:
-            sock.close()
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join_result(scaled(15))
-
-
 @suite.test("workers = 2: two worker processes serve, the master only supervises")
 def _():
     d = start("serve")
@@ -188,34 +133,6 @@ def _():
     wait_until(lambda: workers(d).get(2, old[2]) != old[2], scaled(5), "worker 2 replaced")
     eq(workers(d)[1], old[1], "worker 1 (pinging) untouched")
     d.health()
-
-
-@suite.test("ten SIGHUP reloads in a row under load: zero socket errors, zero non-2xx, "
-            "new config served")
-def _():
-    d = start("reload-load")
-    load = Load(d.port)
-    try:
-        for i in range(10):
-            before = d.output().count("configuration reloaded")
-            d.reload(CONF.replace("{body}", "gen%d" % (i + 2)))
-            wait_until(lambda: d.output().count("configuration reloaded") > before,
-                       scaled(10), "reload %d done" % (i + 1))
-            time.sleep(0.2)
-        eq(d.get("/upload").body, b"gen11", "the last configuration serves")
-        # The old generations drain and exit.
-        wait_until(lambda: len(children(d.proc.pid)) == 2, scaled(10), "only 2 workers left")
-    finally:
-        load.finish()
-    sys.stdout.write("# %d requests ok, %d idle keep-alive closes retried\n"
-                     % (load.ok, load.retried))
-    eq(load.errors[:5], [], "socket errors")
-    eq(load.statuses[:5], [], "non-2xx statuses")
-    ok(load.ok > 50, "requests made under load (%d)" % load.ok)
-    # A draining worker answers a busy keep-alive client's next request
-    # (with Connection: close) instead of closing it unread: wrk, which
-    # never retries, would count each such close as a read error.
-    eq(load.retried, 0, "keep-alive connections closed under a busy client")
 
 
 @suite.test("SIGHUP with a broken file: FILE:LINE logged, the old workers keep serving")
@@ -269,16 +186,6 @@ def _():
         rc, _, err = run_eddy(["-t", "-c", conf])
         eq(rc, 1, "eddy -t exit code for workers = %s" % bad)
         contains(err, "%s:3: workers" % conf, "message")
-
-
-@suite.test("pubsub route with workers = 2: accepted by -t (channels are relayed by the master)")
-def _():
-    conf = suite.path("pubsub.ini")
-    text = CONF.replace("{port}", "1").replace("{body}", "x") + "[route /ps/]\ntype = pubsub\n"
-    write_file(conf, text.encode())
-    rc, _, err = run_eddy(["-t", "-c", conf])
-    eq(rc, 0, "eddy -t exit code (%s)" % err.strip())
-    contains(err, "is valid", "message")
 
 
 @suite.test("SIGHUP with a new port: the new generation serves it, the old port closes "

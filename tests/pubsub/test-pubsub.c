@@ -284,9 +284,9 @@ static int relay_main(void *arg)
     ASSERT_OK(ps_post(h, &l, "r", 1, false, "y", 1, false, &id, &n));
     ASSERT_EQ(id, 0);
     ASSERT_EQ(fake.published, 2);
-    ASSERT_TRUE(ps_state(h, &l, "r", 1, &last, &subs, &hist));
+    ASSERT_OK(ps_state(h, &l, "r", 1, &last, &subs, &hist));
     ASSERT_EQ(last, 9);
-    ASSERT_FALSE(ps_state(h, &l, "zz", 2, &last, &subs, &hist));
+    ASSERT_ERR(ps_state(h, &l, "zz", 2, &last, &subs, &hist), UV_ENOENT);
     ASSERT_EQ(fake.infos, 2);
     ASSERT_OK(ps_subscribe(h, &l, "r", 1, &a.ps, false, 0, &rp));
     ASSERT_EQ(fake.delta, 1);
