@@ -219,6 +219,14 @@ static config_t *config_new(const char *file)
     return cfg;
 }
 
+void config_commit(config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (cfg->routes[i]->type->commit != NULL)
+            cfg->routes[i]->type->commit(cfg->routes[i]);
+    }
+}
+
 void config_ref(config_t *cfg)
 {
     cfg->refs++;

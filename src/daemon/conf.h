@@ -59,6 +59,8 @@ config_t *config_default(config_errors_t *errs);
 int config_override(config_t *cfg, char *const *listen, size_t nlisten, const char *root,
                     config_errors_t *errs);
 
+/** cfg now serves: each route's commit hook (route.h). */
+void config_commit(config_t *cfg);
 void config_ref(config_t *cfg);
 void config_unref(config_t *cfg);
 

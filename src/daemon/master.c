@@ -621,6 +621,7 @@ static bool reload(void)
     }
     m.gen = m.last_gen;
     m.n = master_workers(cfg);
+    config_commit(cfg);
     relay_master_generation(m.gen);
     /* SIGQUIT: the old workers finish their requests and keep their
      * WebSocket and event-stream sessions until they end (or
@@ -758,6 +759,7 @@ int master_run(const server_options_t *opts, config_t *cfg, char **argv)
     memset(&m, 0, sizeof(m));
     m.opts = opts;
     m.cfg = cfg;
+    config_commit(cfg);
     m.argv = argv;
     m.notify_fd = m.conf_fd = -1;
     spawn_find_exe(m.exe, sizeof(m.exe));

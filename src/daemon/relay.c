@@ -14,8 +14,13 @@
 #include "pubsub/pubsub.h"
 #include "routes/metrics.h"
 
-/* Records queued to one worker before it is deemed stuck and killed. */
+/* Records, and bytes, queued to one worker beyond the history it was sent
+ * at its start, before it is deemed stuck and killed.  The environment's
+ * EDDY_RELAY_QUEUE_MAX and EDDY_RELAY_QUEUE_BYTES override them (tests). */
 #define RELAY_QUEUE_MAX 200000
+#define RELAY_QUEUE_BYTES (64u << 20)
+/* Records handled in a row before the loop gets a turn. */
+#define RECORDS_PER_TURN 64
 /* The largest record accepted (a message of max_message and names). */
 #define RECORD_MAX (512u << 20)
 /* How long a worker waits for the master's answer to a publish, a
@@ -58,7 +63,7 @@ typedef struct rec {
 } rec_t;
 
 typedef struct parsed {
-    const rec_t *h;
+    rec_t h; /* a copy: a record's bytes are not aligned */
     const char *hub, *name;
     const uint8_t *data;
     size_t data_len;
@@ -116,10 +121,8 @@ static int next_record(reader_t *r, parsed_t *p)
             if (h.len > RECORD_MAX || (size_t)h.hub_len + h.name_len > h.len)
                 return UV_EPROTO;
             if (have >= sizeof(rec_t) + h.len) {
-                /* Aligned copy of the header at the front of the record. */
                 uint8_t *at = r->buf + r->off;
-                memcpy(at, &h, sizeof(h));
-                p->h = (const rec_t *)at;
+                p->h = h;
                 p->hub = (const char *)at + sizeof(rec_t);
                 p->name = p->hub + h.hub_len;
                 p->data = (const uint8_t *)p->name + h.name_len;
@@ -164,16 +167,23 @@ static int reader_init(reader_t *r, eddy_stream_t *s)
     return r->buf ? 0 : UV_ENOMEM;
 }
 
-/* Hub and channel names are short and checked where they came from; a
- * record's are copied into a string for the hub lookup. */
+/* The hub named by len bytes at s (a record's, not terminated). */
+static ps_hub_t *find_hub(const char *s, size_t len)
+{
+    char buf[256], *name = len < sizeof(buf) ? buf : malloc(len + 1);
+    if (name == NULL)
+        return NULL;
+    memcpy(name, s, len);
+    name[len] = '\0';
+    ps_hub_t *h = ps_hub_find(name);
+    if (name != buf)
+        free(name);
+    return h;
+}
+
 static ps_hub_t *hub_of(const parsed_t *p)
 {
-    char name[512];
-    if (p->h->hub_len >= sizeof(name))
-        return NULL;
-    memcpy(name, p->hub, p->h->hub_len);
-    name[p->h->hub_len] = '\0';
-    return ps_hub_find(name);
+    return find_hub(p->hub, p->h.hub_len);
 }
 
 /* ============================================================ the master */
@@ -198,6 +208,8 @@ typedef struct peer {
     ws_outq_t out;
     eddy_task_t *task;
     bool killed;
+    size_t sync_records; /* the history it was sent at its start */
+    uint64_t sync_bytes;
     count_t *counts[COUNT_BUCKETS];
 } peer_t;
 
@@ -215,6 +227,8 @@ typedef struct gather {
 
 static struct {
     peer_t *peers;
+    size_t queue_max;   /* RELAY_QUEUE_MAX */
+    uint64_t bytes_max; /* RELAY_QUEUE_BYTES */
     uint32_t next_id;
     unsigned gen;
     gather_t *gathers;
@@ -282,15 +296,10 @@ static void counts_drop(peer_t *p)
     for (size_t i = 0; i < COUNT_BUCKETS; i++) {
         while (p->counts[i] != NULL) {
             count_t *c = p->counts[i];
-            char hub[512];
+            ps_hub_t *h = find_hub(c->key, c->hub_len);
             p->counts[i] = c->next;
-            if (c->hub_len < sizeof(hub)) {
-                memcpy(hub, c->key, c->hub_len);
-                hub[c->hub_len] = '\0';
-                ps_hub_t *h = ps_hub_find(hub);
-                if (h != NULL)
-                    ps_remote(h, c->key + c->hub_len, c->name_len, -c->n);
-            }
+            if (h != NULL)
+                ps_remote(h, c->key + c->hub_len, c->name_len, -c->n);
             free(c);
         }
     }
@@ -302,10 +311,13 @@ static void send_to(peer_t *p, ws_blob_t *b)
 {
     if (p->killed)
         return;
-    if (ws_outq_count(&p->out) >= RELAY_QUEUE_MAX) {
+    if (ws_outq_count(&p->out) >= ms.queue_max + p->sync_records ||
+        p->out.bytes + b->len > ms.bytes_max + p->sync_bytes) {
         log_msg(LOG_ERROR,
-                "worker %u (pid %d) does not read its relay (%d records queued): killing it",
-                p->slot, (int)p->pid, RELAY_QUEUE_MAX);
+                "worker %u (pid %d) does not read its relay (%zu records, %llu bytes queued): "
+                "killing it",
+                p->slot, (int)p->pid, ws_outq_count(&p->out),
+                (unsigned long long)p->out.bytes);
         kill(p->pid, SIGKILL);
         p->killed = true;
         return;
@@ -328,22 +340,23 @@ static void on_publish(peer_t *p, const parsed_t *r)
     uint64_t id;
     size_t subs;
     int rc = h == NULL ? UV_ENOENT
-                       : ps_publish(h, ps_hub_limits(h), r->name, r->h->name_len,
-                                    r->h->flags & F_BINARY, r->data, r->data_len, &id, &subs);
+                       : ps_publish(h, ps_hub_limits(h), r->name, r->h.name_len,
+                                    r->h.flags & F_BINARY, r->data, r->data_len, &id, &subs);
     if (rc < 0) {
-        if (r->h->req != 0)
-            reply(p, &(rec_t){.type = R_NACK, .req = r->h->req, .a = (uint64_t)(int64_t)rc}, NULL,
+        if (r->h.req != 0)
+            reply(p, &(rec_t){.type = R_NACK, .req = r->h.req, .a = (uint64_t)(int64_t)rc}, NULL,
                   0);
         return;
     }
     /* One record for every worker: the origin finds its request in it. */
     rec_t m = {.type = R_MSG,
-               .flags = r->h->flags & F_BINARY,
-               .req = r->h->req,
+               .flags = r->h.flags & F_BINARY,
+               .req = r->h.req,
                .origin = p->id,
                .a = id,
-               .b = subs};
-    ws_blob_t *b = record(&m, r->hub, r->h->hub_len, r->name, r->h->name_len, r->data,
+               .b = subs,
+               .c = eddy_now()};
+    ws_blob_t *b = record(&m, r->hub, r->h.hub_len, r->name, r->h.name_len, r->data,
                           r->data_len);
     if (b == NULL)
         return;
@@ -355,13 +368,13 @@ static void on_publish(peer_t *p, const parsed_t *r)
 static void on_subs(peer_t *p, const parsed_t *r)
 {
     ps_hub_t *h = hub_of(r);
-    long delta = (long)(int64_t)r->h->a;
-    long before = count_add(p, r->hub, r->h->hub_len, r->name, r->h->name_len, delta);
+    long delta = (long)(int64_t)r->h.a;
+    long before = count_add(p, r->hub, r->h.hub_len, r->name, r->h.name_len, delta);
     /* Never below what this worker had: a count it never reported. */
     if (before + delta < 0)
         delta = -before;
     if (h != NULL && delta != 0)
-        ps_remote(h, r->name, r->h->name_len, delta);
+        ps_remote(h, r->name, r->h.name_len, delta);
 }
 
 static void on_info(peer_t *p, const parsed_t *r)
@@ -369,11 +382,11 @@ static void on_info(peer_t *p, const parsed_t *r)
     ps_hub_t *h = hub_of(r);
     uint64_t last = 0;
     size_t subs = 0, hist = 0;
-    bool exists = h != NULL && ps_channel_info(h, ps_hub_limits(h), r->name, r->h->name_len,
+    bool exists = h != NULL && ps_channel_info(h, ps_hub_limits(h), r->name, r->h.name_len,
                                                &last, &subs, &hist);
     reply(p,
           &(rec_t){.type = R_INFO,
-                   .req = r->h->req,
+                   .req = r->h.req,
                    .flags = exists ? F_EXISTS : 0,
                    .a = last,
                    .b = subs,
@@ -492,7 +505,7 @@ static void on_gather_req(peer_t *p, const parsed_t *r)
         (g->lens = calloc(n + 1, sizeof(*g->lens))) == NULL)
         goto failed;
     g->id = ++ms.next_gather ? ms.next_gather : ++ms.next_gather;
-    g->req = r->h->req;
+    g->req = r->h.req;
     g->nalloc = n;
     g->asker = p;
     eddy_event_init(&g->done);
@@ -508,21 +521,31 @@ failed:
         free(g->lens);
     }
     free(g);
-    reply(p, &(rec_t){.type = R_NACK, .req = r->h->req, .a = (uint64_t)(int64_t)UV_ENOMEM}, NULL,
+    reply(p, &(rec_t){.type = R_NACK, .req = r->h.req, .a = (uint64_t)(int64_t)UV_ENOMEM}, NULL,
           0);
 }
 
 /* ------------------------------------------------------------ a worker's relay */
 
-static void history_one(void *arg, ps_hub_t *h, const char *name, size_t len, const ps_msg_t *m)
+/* A history message for a new worker: its record is made once and kept
+ * with the message, so that N workers starting share one copy. */
+static void history_one(void *arg, ps_hub_t *h, const char *name, size_t len, ps_msg_t *m)
 {
     peer_t *p = arg;
-    const char *hub = ps_hub_name(h);
-    rec_t r = {.type = R_HISTORY, .flags = m->binary ? F_BINARY : 0, .a = m->id};
-    ws_blob_t *b = record(&r, hub, strlen(hub), name, len, m->data, m->len);
-    if (b != NULL) {
-        ws_outq_post(&p->out, b);
-        ws_blob_unref(b);
+    ws_blob_t *b = m->forms[PS_FORM_RELAY];
+    if (b == NULL) {
+        const char *hub = ps_hub_name(h);
+        rec_t r = {.type = R_HISTORY,
+                   .flags = m->binary ? F_BINARY : 0,
+                   .a = m->id,
+                   .c = m->time_ms};
+        b = m->forms[PS_FORM_RELAY] = record(&r, hub, strlen(hub), name, len, m->data, m->len);
+        if (b == NULL)
+            return;
+    }
+    if (ws_outq_post(&p->out, b) == 0) {
+        p->sync_records++;
+        p->sync_bytes += b->len;
     }
 }
 
@@ -556,8 +579,10 @@ static int peer_task(void *arg)
 
     if (reader_init(&rd, p->stream) != 0)
         goto out;
-    while ((rc = next_record(&rd, &r)) == 0) {
-        switch (r.h->type) {
+    for (unsigned n = 1; (rc = next_record(&rd, &r)) == 0; n++) {
+        if (n % RECORDS_PER_TURN == 0 && (rc = eddy_yield()) != 0)
+            break;
+        switch (r.h.type) {
         case R_PUBLISH:
             on_publish(p, &r);
             break;
@@ -571,7 +596,7 @@ static int peer_task(void *arg)
             on_gather_req(p, &r);
             break;
         case R_GATHER_PART: {
-            gather_t *g = gather_find(r.h->req);
+            gather_t *g = gather_find(r.h.req);
             if (g != NULL)
                 gather_part(g, p->id, r.data, r.data_len);
             break;
@@ -608,6 +633,12 @@ int relay_master_add(int fd, pid_t pid, unsigned slot, unsigned gen)
         close(fd);
         free(p);
         return rc;
+    }
+    if (ms.queue_max == 0) {
+        const char *e = getenv("EDDY_RELAY_QUEUE_MAX");
+        ms.queue_max = e != NULL && atol(e) > 0 ? (size_t)atol(e) : RELAY_QUEUE_MAX;
+        e = getenv("EDDY_RELAY_QUEUE_BYTES");
+        ms.bytes_max = e != NULL && atoll(e) > 0 ? (uint64_t)atoll(e) : RELAY_QUEUE_BYTES;
     }
     p->id = ++ms.next_id ? ms.next_id : ++ms.next_id;
     p->pid = pid;
@@ -688,10 +719,10 @@ static void complete(uint32_t req, int rc, const parsed_t *r)
         p->done = true;
         p->rc = rc;
         if (r != NULL) {
-            p->flags = r->h->flags;
-            p->a = r->h->a;
-            p->b = r->h->b;
-            p->c = r->h->c;
+            p->flags = r->h.flags;
+            p->a = r->h.a;
+            p->b = r->h.b;
+            p->c = r->h.c;
             if (r->data_len > 0 && (p->data = malloc(r->data_len)) != NULL) {
                 memcpy(p->data, r->data, r->data_len);
                 p->data_len = r->data_len;
@@ -711,9 +742,9 @@ static void complete(uint32_t req, int rc, const parsed_t *r)
 static int request(pending_t *p, rec_t *h, const char *hub, size_t hl, const char *name,
                    size_t nl, const void *data, size_t n, bool shield)
 {
+    memset(p, 0, sizeof(*p));
     if (wk.error != 0)
         return wk.error;
-    memset(p, 0, sizeof(*p));
     p->req = h->req = ++wk.next_req ? wk.next_req : ++wk.next_req;
     eddy_event_init(&p->event);
     int rc = post(&wk.out, record(h, hub, hl, name, nl, data, n));
@@ -811,7 +842,12 @@ static int w_gather(metrics_text_t *m)
             lens[n++] = len;
             off += 4 + len;
         }
-        metrics_merge(texts, lens, n, m);
+        /* None at all (every worker silent, this one too): no scrape
+         * rather than an empty one, which would end every series. */
+        if (n == 0)
+            rc = UV_EAGAIN;
+        else
+            metrics_merge(texts, lens, n, m);
     }
     free(texts);
     free(lens);
@@ -822,23 +858,23 @@ static int w_gather(metrics_text_t *m)
 /* A record from the master. */
 static void w_record(const parsed_t *r)
 {
-    switch (r->h->type) {
+    switch (r->h.type) {
     case R_MSG:
     case R_HISTORY: {
         ps_hub_t *h = hub_of(r);
         if (h != NULL)
-            ps_apply(h, r->name, r->h->name_len, r->h->a, r->h->flags & F_BINARY, r->data,
-                     r->data_len, r->h->type == R_HISTORY);
-        if (r->h->type == R_MSG && r->h->origin == wk.id && r->h->req != 0)
-            complete(r->h->req, 0, r);
+            ps_apply(h, r->name, r->h.name_len, r->h.a, r->h.c, r->h.flags & F_BINARY, r->data,
+                     r->data_len, r->h.type == R_HISTORY);
+        if (r->h.type == R_MSG && r->h.origin == wk.id && r->h.req != 0)
+            complete(r->h.req, 0, r);
         break;
     }
     case R_NACK:
-        complete(r->h->req, (int)(int64_t)r->h->a, NULL);
+        complete(r->h.req, (int)(int64_t)r->h.a, NULL);
         break;
     case R_INFO:
     case R_GATHERED:
-        complete(r->h->req, 0, r);
+        complete(r->h.req, 0, r);
         break;
     case R_GATHER: {
         char labels[64];
@@ -847,9 +883,9 @@ static void w_record(const parsed_t *r)
         labels[n] = '\0';
         metrics_text_t m = {.labels = labels};
         metrics_render(&m);
-        if (!m.failed)
-            post(&wk.out, record(&(rec_t){.type = R_GATHER_PART, .req = r->h->req}, "", 0, "", 0,
-                                 m.buf, m.len));
+        /* Failed (no memory): an empty part, so the master need not wait. */
+        post(&wk.out, record(&(rec_t){.type = R_GATHER_PART, .req = r->h.req}, "", 0, "", 0,
+                             m.buf, m.failed ? 0 : m.len));
         free(m.buf);
         break;
     }
@@ -864,12 +900,21 @@ static int worker_task(void *arg)
     int rc;
     (void)arg;
 
-    while ((rc = next_record(&wk.rd, &r)) == 0)
+    for (unsigned n = 1; (rc = next_record(&wk.rd, &r)) == 0; n++) {
+        /* A burst of records, each fanned out to every subscriber here,
+         * must not hold the loop: the others get a turn now and then. */
+        if (n % RECORDS_PER_TURN == 0 && (rc = eddy_yield()) != 0)
+            break;
         w_record(&r);
-    if (rc != UV_ECANCELED && rc != EDDY_ECLOSED)
-        log_msg(LOG_ERROR, "relay to the master: %s; pub/sub and metrics fail until a restart",
-                rc == UV_EOF ? "closed" : eddy_strerror(rc));
+    }
     wk.error = rc == UV_EOF ? UV_ECONNRESET : rc;
+    if (rc != UV_ECANCELED && rc != EDDY_ECLOSED) {
+        /* Without the master pub/sub and metrics cannot work: this worker
+         * drains and exits, and the master (if alive) starts another. */
+        log_msg(LOG_ERROR, "relay to the master: %s; this worker stops",
+                rc == UV_EOF ? "closed" : eddy_strerror(rc));
+        kill(getpid(), SIGTERM);
+    }
     while (wk.pending != NULL)
         complete(wk.pending->req, wk.error, NULL);
     return 0;
@@ -892,9 +937,9 @@ int relay_worker_start(int fd)
     /* The history, before this worker serves anybody. */
     eddy_timeout_t scope;
     eddy_timeout_enter(&scope, SYNC_MS);
-    while ((rc = next_record(&wk.rd, &r)) == 0 && r.h->type != R_SYNCED) {
-        if (r.h->type == R_HELLO)
-            wk.id = (uint32_t)r.h->a;
+    while ((rc = next_record(&wk.rd, &r)) == 0 && r.h.type != R_SYNCED) {
+        if (r.h.type == R_HELLO)
+            wk.id = (uint32_t)r.h.a;
         else
             w_record(&r);
     }

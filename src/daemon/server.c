@@ -472,6 +472,7 @@ static bool reload(void)
      * config; the new acceptors only run once the swap is done. */
     config_t *old = srv.cfg;
     srv.cfg = cfg;
+    config_commit(cfg);
     resize_slots(cfg->max_connections);
     check_fd_limit(cfg);
     update_listeners(cfg, backlog);
@@ -511,8 +512,12 @@ static void shutdown_server(bool keep_sessions)
     eddy_timeout_t scope;
     eddy_timeout_enter(&scope, srv.cfg->shutdown_ms);
     eddy_group_wait(&srv.conns);
-    if (eddy_timeout_leave(&scope) != 0)
-        log_msg(LOG_WARN, "shutdown timeout: remaining connections were cancelled");
+    if (eddy_timeout_leave(&scope) != 0) {
+        if (keep_sessions)
+            log_msg(LOG_INFO, "timeouts.shutdown: the sessions left were closed (1001)");
+        else
+            log_msg(LOG_WARN, "shutdown timeout: remaining connections were cancelled");
+    }
 }
 
 /* Start-up: every listener or none (exit code 2). */
@@ -631,6 +636,7 @@ int server_run(const server_options_t *opts, config_t *cfg)
     memset(&srv, 0, sizeof(srv));
     srv.opts = opts;
     srv.cfg = cfg;
+    config_commit(cfg);
     srv.http.acquire = site_acquire;
     srv.http.release = site_release;
     srv.http.log_begin = on_log_begin;

@@ -337,8 +337,11 @@ static bool serve(http_conn_t *c)
         if (http__flush(c) < 0)
             return false;
         if (!c->in_message) {
+            /* From the last response on (the drain's grace counts from
+             * there, not from a read tried again). */
+            if (!c->idle)
+                c->idle_since = eddy_now();
             c->idle = true;
-            c->idle_since = eddy_now();
             c->in_start = c->in_parsed = c->in_end = 0;
             release_site(c);
             if (acquire_site(c) != 0)

@@ -453,8 +453,8 @@ int ps_publish(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len
     return 0;
 }
 
-size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool binary,
-                const void *data, size_t n, bool history_only)
+size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, uint64_t time_ms,
+                bool binary, const void *data, size_t n, bool history_only)
 {
     ps_channel_t *c;
     size_t delivered = 0;
@@ -475,6 +475,8 @@ size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool bin
         return 0;
     }
     m->id = c->last_id = id;
+    if (time_ms != 0 && time_ms < m->time_ms)
+        m->time_ms = time_ms; /* its history_timeout runs from the publish */
     if (history_only) {
         remember(c, &h->lim, m);
         maybe_free(h, c);
@@ -499,7 +501,7 @@ void ps_remote(ps_hub_t *h, const char *name, size_t len, long delta)
 }
 
 void ps_each_history(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len,
-                                const ps_msg_t *m),
+                                ps_msg_t *m),
                      void *arg)
 {
     uint64_t now = eddy_now();

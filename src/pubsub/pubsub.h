@@ -25,6 +25,9 @@
 
 #define PS_NAME_MAX 128
 #define PS_FORMS 6
+/* The forms' last slot: the message as the master's relay record, shared
+ * by every worker that is sent the history (daemon/relay.c). */
+#define PS_FORM_RELAY (PS_FORMS - 1)
 
 typedef struct ps_msg {
     uint32_t refs;
@@ -150,13 +153,15 @@ const char *ps_hub_name(const ps_hub_t *h);
 void ps_hub_set_limits(ps_hub_t *h, const ps_limits_t *lim);
 const ps_limits_t *ps_hub_limits(const ps_hub_t *h);
 
-/** In a worker: a message the master numbered id, applied to the replica
- *  (history, then this process's subscribers unless history_only).  Each
+/** In a worker: a message the master numbered id and published at time_ms
+ *  (eddy_now's clock, the same in every process: CLOCK_MONOTONIC; 0: now),
+ *  applied to the replica (history, then this process's subscribers
+ *  unless history_only).  Each
  *  comes once, in order; an id at or below the channel's last means the
  *  master's channel started over (it was freed), and the replica's history
  *  is dropped.  Returns the subscribers it was handed to. */
-size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, bool binary,
-                const void *data, size_t n, bool history_only);
+size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, uint64_t time_ms,
+                bool binary, const void *data, size_t n, bool history_only);
 /** In the master: delta subscribers in a worker; a channel with some is
  *  kept (its id sequence too), and they count in ps_publish's
  *  *delivered and ps_channel_info's *subscribers. */
@@ -164,7 +169,7 @@ void ps_remote(ps_hub_t *h, const char *name, size_t len, long delta);
 /** Calls fn on every message in every hub's history, each channel's
  *  oldest first (what a new worker is sent before it serves). */
 void ps_each_history(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len,
-                                const ps_msg_t *m),
+                                ps_msg_t *m),
                      void *arg);
 
 /* ------------------------------------------------------------ encodings */

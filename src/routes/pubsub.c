@@ -212,8 +212,15 @@ static const char *ps_check(route_t *r, char *buf, size_t len)
         snprintf(buf, len, "out of memory");
         return buf;
     }
-    ps_hub_set_limits(st->hub, &st->lim);
     return NULL;
+}
+
+/* The hub's limits for messages from the relay (daemon/relay.h) are the
+ * serving configuration's, not those of a file being checked. */
+static void ps_commit(route_t *r)
+{
+    pubsub_t *st = r->state;
+    ps_hub_set_limits(st->hub, &st->lim);
 }
 
 static void ps_free(route_t *r)
@@ -629,7 +636,9 @@ static int publish_body(void *arg, http_conn_t *c, const char *body, size_t len)
             if (rc == UV_EAGAIN) {
                 status = 503;
             } else if (rc < 0) {
-                status = 500;
+                /* Out of memory; or, with workers, no answer from the
+                 * master (gone, or 10 s without one): try again later. */
+                status = rc == UV_ENOMEM ? 500 : 503;
             } else {
                 char out[80];
                 int ol = snprintf(out, sizeof(out), "{\"id\":%llu,\"subscribers\":%zu}\n",
@@ -798,6 +807,7 @@ const route_type_t route_pubsub = {
     .init = ps_init,
     .set = ps_set,
     .check = ps_check,
+    .commit = ps_commit,
     .handle = ps_handle,
     .free = ps_free,
 };

@@ -27,6 +27,11 @@ typedef struct route_type {
     int (*set)(route_t *r, const char *key, const char *value, const char **err);
     /** The section is complete: NULL, or what is wrong with it (in *buf). */
     const char *(*check)(route_t *r, char *buf, size_t len);
+    /** The configuration it belongs to now serves (at start, after a
+     *  reload that succeeded; never for a file that failed): what it shares
+     *  beyond itself (a pub/sub hub's limits) takes its settings here, so
+     *  that a failed reload changes nothing.  NULL: nothing to do. */
+    void (*commit)(route_t *r);
     /** Stages the response (http_response_*): 0 or an error status. */
     int (*handle)(route_t *r, http_conn_t *c, const http_request_t *req);
     void (*free)(route_t *r);

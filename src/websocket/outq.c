@@ -67,11 +67,13 @@ static int push(ws_outq_t *q, ws_blob_t *b)
     }
     q->items[(q->head + q->len) % q->cap] = b;
     q->len++;
+    q->bytes += b->len;
     return 0;
 }
 
 static void pop(ws_outq_t *q)
 {
+    q->bytes -= q->items[q->head]->len;
     ws_blob_unref(q->items[q->head]);
     q->head = (q->head + 1) % q->cap;
     q->len--;
@@ -336,6 +338,7 @@ bool ws_outq_drop_oldest(ws_outq_t *q)
     if (i >= q->len)
         return false;
     uint32_t at = (q->head + i) % q->cap;
+    q->bytes -= q->items[at]->len;
     ws_blob_unref(q->items[at]);
     for (uint32_t k = i; k + 1 < q->len; k++)
         q->items[(q->head + k) % q->cap] = q->items[(q->head + k + 1) % q->cap];
@@ -380,6 +383,7 @@ void ws_outq_close(ws_outq_t *q)
         q->head = (q->head + 1) % q->cap;
         q->len--;
     }
+    q->bytes = 0;
     free(q->items);
     q->items = NULL;
     q->cap = q->head = 0;

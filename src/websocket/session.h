@@ -49,6 +49,7 @@ struct ws_outq {
     uint32_t head, len, cap;
     uint32_t off;     /* bytes of the head item already written */
     uint32_t inflight; /* items in the writer's write now */
+    uint64_t bytes;    /* of the items queued (whole) */
     eddy_task_t *writer; /* the last writer's handle (joined at close) */
     bool writing;        /* ... and it is still draining the queue */
     eddy_event_t *ended; /* set when the writer ends (flush, close) */

@@ -192,8 +192,7 @@ static void fake_subscribers(ps_hub_t *h, const char *name, size_t len, int delt
     fake.delta += delta;
 }
 
-static void count_history(void *arg, ps_hub_t *h, const char *name, size_t len,
-                          const ps_msg_t *m)
+static void count_history(void *arg, ps_hub_t *h, const char *name, size_t len, ps_msg_t *m)
 {
     uint64_t *ids = arg;
     (void)h;
@@ -219,14 +218,14 @@ static int relay_main(void *arg)
     uint64_t last;
     size_t subs, hist;
     ASSERT_OK(ps_subscribe(h, &l, "r", 1, &a.ps, false, 0, &rp));
-    ASSERT_EQ(ps_apply(h, "r", 1, 7, false, "seven", 5, false), 1);
+    ASSERT_EQ(ps_apply(h, "r", 1, 7, 0, false, "seven", 5, false), 1);
     /* A lower id: the master's channel started over; so does the history. */
-    ASSERT_EQ(ps_apply(h, "r", 1, 1, false, "one", 3, false), 1);
+    ASSERT_EQ(ps_apply(h, "r", 1, 1, 0, false, "one", 3, false), 1);
     ASSERT_TRUE(ps_channel_info(h, &l, "r", 1, &last, &subs, &hist));
     ASSERT_EQ(last, 1);
     ASSERT_EQ(hist, 1);
-    ASSERT_EQ(ps_apply(h, "r", 1, 5, false, "five", 4, false), 1);
-    ASSERT_EQ(ps_apply(h, "r", 1, 6, true, "six", 3, true), 0); /* history only */
+    ASSERT_EQ(ps_apply(h, "r", 1, 5, 0, false, "five", 4, false), 1);
+    ASSERT_EQ(ps_apply(h, "r", 1, 6, 0, true, "six", 3, true), 0); /* history only */
     ASSERT_EQ(a.n, 3);
     ASSERT_EQ(a.ids[0], 7);
     ASSERT_EQ(a.ids[1], 1);
