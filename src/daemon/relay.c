@@ -41,6 +41,7 @@ enum {
     R_HELLO = 16, /* a: the worker's relay id */
     R_MSG,        /* req, origin, flags, a: id, b: subscribers, hub, name, data */
     R_HISTORY,    /* flags, a: id, hub, name, data: history only */
+    R_LAST,       /* a: a channel's last id (after the history) */
     R_SYNCED,     /* the history is all there */
     R_NACK,       /* req, a: the error (negative) */
     R_INFO,       /* req, flags (F_EXISTS), a: last id, b: subscribers, c: history */
@@ -549,6 +550,20 @@ static void history_one(void *arg, ps_hub_t *h, const char *name, size_t len, ps
     }
 }
 
+/* A channel's last id for a new worker (freed ones too): its replica
+ * measures a ?since subscriber's gap against it. */
+static void last_one(void *arg, ps_hub_t *h, const char *name, size_t len, uint64_t id)
+{
+    peer_t *p = arg;
+    const char *hub = ps_hub_name(h);
+    ws_blob_t *b = record(&(rec_t){.type = R_LAST, .a = id}, hub, strlen(hub), name, len, NULL, 0);
+    if (b != NULL && ws_outq_post(&p->out, b) == 0) {
+        p->sync_records++;
+        p->sync_bytes += b->len;
+    }
+    ws_blob_unref(b);
+}
+
 static void peer_free(peer_t *p)
 {
     for (peer_t **pp = &ms.peers; *pp != NULL; pp = &(*pp)->next) {
@@ -649,6 +664,7 @@ int relay_master_add(int fd, pid_t pid, unsigned slot, unsigned gen)
      * is published from now on follows in the same queue. */
     post(&p->out, record(&(rec_t){.type = R_HELLO, .a = p->id}, "", 0, "", 0, NULL, 0));
     ps_each_history(history_one, p);
+    ps_each_last(last_one, p);
     post(&p->out, record(&(rec_t){.type = R_SYNCED}, "", 0, "", 0, NULL, 0));
     if (p->out.error != 0) {
         rc = p->out.error;
@@ -867,6 +883,12 @@ static void w_record(const parsed_t *r)
                      r->data_len, r->h.type == R_HISTORY);
         if (r->h.type == R_MSG && r->h.origin == wk.id && r->h.req != 0)
             complete(r->h.req, 0, r);
+        break;
+    }
+    case R_LAST: {
+        ps_hub_t *h = hub_of(r);
+        if (h != NULL)
+            ps_note_last(h, r->name, r->h.name_len, r->h.a);
         break;
     }
     case R_NACK:

@@ -21,6 +21,22 @@ struct ps_channel {
     char name[PS_NAME_MAX + 1];
 };
 
+/* A freed channel's last id, so that the channel made again goes on from
+ * there: ids never repeat while it is remembered (the newest
+ * max(max_channels, TOMBS_MIN) per hub).  In the master this also keeps
+ * one sequence when a worker's subscription arrives just after the
+ * channel was freed; in a worker's replica, the last id a ?since
+ * subscriber's gap is measured against. */
+typedef struct tomb {
+    struct tomb *hnext;        /* hash chain */
+    struct tomb *older, *newer; /* age order */
+    uint64_t hash, last_id;
+    size_t len;
+    char name[];
+} tomb_t;
+
+#define TOMBS_MIN 1024
+
 struct ps_hub {
     ps_hub_t *next; /* the registry */
     unsigned refs;
@@ -28,6 +44,9 @@ struct ps_hub {
     ps_limits_t lim; /* for messages from the relay */
     ps_channel_t **buckets;
     size_t nbuckets, nchannels, nsubs;
+    tomb_t **tbuckets;
+    size_t ntbuckets, ntombs;
+    tomb_t *oldest, *newest;
 };
 
 static ps_hub_t *hubs;
@@ -98,6 +117,12 @@ void ps_hub_release(ps_hub_t *h)
         }
     }
     pubsub_stats.channels -= h->nchannels;
+    while (h->oldest != NULL) {
+        tomb_t *t = h->oldest;
+        h->oldest = t->newer;
+        free(t);
+    }
+    free(h->tbuckets);
     free(h->buckets);
     free(h->name);
     free(h);
@@ -192,6 +217,96 @@ static int grow_buckets(ps_hub_t *h)
     return 0;
 }
 
+/* ------------------------------------------------------------ tombstones */
+
+static tomb_t **tomb_slot(ps_hub_t *h, const char *name, size_t len, uint64_t hash)
+{
+    tomb_t **p = &h->tbuckets[hash & (h->ntbuckets - 1)];
+    while (*p != NULL &&
+           !((*p)->hash == hash && (*p)->len == len && memcmp((*p)->name, name, len) == 0))
+        p = &(*p)->hnext;
+    return p;
+}
+
+static void tomb_unlink(ps_hub_t *h, tomb_t **slot)
+{
+    tomb_t *t = *slot;
+    *slot = t->hnext;
+    if (t->older)
+        t->older->newer = t->newer;
+    else
+        h->oldest = t->newer;
+    if (t->newer)
+        t->newer->older = t->older;
+    else
+        h->newest = t->older;
+    h->ntombs--;
+    free(t);
+}
+
+/* The last id remembered for name (0: none), forgotten: the channel is
+ * made again. */
+static uint64_t tomb_take(ps_hub_t *h, const char *name, size_t len, uint64_t hash)
+{
+    if (h->ntombs == 0)
+        return 0;
+    tomb_t **slot = tomb_slot(h, name, len, hash);
+    if (*slot == NULL)
+        return 0;
+    uint64_t id = (*slot)->last_id;
+    tomb_unlink(h, slot);
+    return id;
+}
+
+/* Remembers a freed channel's last id (at least id, if known already);
+ * the oldest is forgotten past the bound.  Without memory, nothing. */
+static void tomb_put(ps_hub_t *h, const char *name, size_t len, uint64_t hash, uint64_t id)
+{
+    if (id == 0)
+        return;
+    if (h->ntombs + 1 > h->ntbuckets) {
+        size_t n = h->ntbuckets ? h->ntbuckets * 2 : 64;
+        tomb_t **b = calloc(n, sizeof(*b));
+        if (b == NULL)
+            return;
+        for (tomb_t *t = h->oldest; t != NULL; t = t->newer) {
+            t->hnext = b[t->hash & (n - 1)];
+            b[t->hash & (n - 1)] = t;
+        }
+        free(h->tbuckets);
+        h->tbuckets = b;
+        h->ntbuckets = n;
+    }
+    tomb_t **slot = tomb_slot(h, name, len, hash);
+    if (*slot != NULL) {
+        if (id < (*slot)->last_id)
+            id = (*slot)->last_id;
+        tomb_unlink(h, slot);
+        slot = tomb_slot(h, name, len, hash);
+    }
+    tomb_t *t = malloc(sizeof(*t) + len);
+    if (t == NULL)
+        return;
+    t->hash = hash;
+    t->last_id = id;
+    t->len = len;
+    memcpy(t->name, name, len);
+    t->hnext = *slot;
+    *slot = t;
+    t->older = h->newest;
+    t->newer = NULL;
+    if (h->newest)
+        h->newest->newer = t;
+    else
+        h->oldest = t;
+    h->newest = t;
+    size_t max = h->lim.max_channels > TOMBS_MIN ? h->lim.max_channels : TOMBS_MIN;
+    if (++h->ntombs > max) {
+        tomb_t *old = h->oldest;
+        tomb_unlink(h, tomb_slot(h, old->name, old->len, old->hash));
+    }
+}
+
 static void unlink_channel(ps_hub_t *h, ps_channel_t *c)
 {
     ps_channel_t **p = &h->buckets[c->hash & (h->nbuckets - 1)];
@@ -200,6 +315,7 @@ static void unlink_channel(ps_hub_t *h, ps_channel_t *c)
     *p = c->hnext;
     h->nchannels--;
     pubsub_stats.channels--;
+    tomb_put(h, c->name, c->len, c->hash, c->last_id);
     channel_free(c);
 }
 
@@ -262,6 +378,7 @@ static int get(ps_hub_t *h, const ps_limits_t *lim, const char *name, size_t len
         return UV_ENOMEM;
     c->hash = hash;
     c->len = len;
+    c->last_id = tomb_take(h, name, len, hash);
     memcpy(c->name, name, len);
     c->hnext = h->buckets[hash & (h->nbuckets - 1)];
     h->buckets[hash & (h->nbuckets - 1)] = c;
@@ -513,6 +630,31 @@ void ps_each_history(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t
                     fn(arg, h, c->name, c->len, c->hist[(c->hhead + k) % c->hcap]);
             }
         }
+    }
+}
+
+void ps_note_last(ps_hub_t *h, const char *name, size_t len, uint64_t id)
+{
+    uint64_t hash = hash_name(name, len);
+    ps_channel_t *c = find(h, name, len, hash);
+    if (c != NULL) {
+        if (id > c->last_id)
+            c->last_id = id;
+    } else {
+        tomb_put(h, name, len, hash, id);
+    }
+}
+
+void ps_each_last(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len, uint64_t id),
+                  void *arg)
+{
+    for (ps_hub_t *h = hubs; h != NULL; h = h->next) {
+        for (size_t i = 0; i < h->nbuckets; i++) {
+            for (ps_channel_t *c = h->buckets[i]; c != NULL; c = c->hnext)
+                fn(arg, h, c->name, c->len, c->last_id);
+        }
+        for (tomb_t *t = h->oldest; t != NULL; t = t->newer)
+            fn(arg, h, t->name, t->len, t->last_id);
     }
 }
 

@@ -166,6 +166,15 @@ size_t ps_apply(ps_hub_t *h, const char *name, size_t len, uint64_t id, uint64_t
  *  kept (its id sequence too), and they count in ps_publish's
  *  *delivered and ps_channel_info's *subscribers. */
 void ps_remote(ps_hub_t *h, const char *name, size_t len, long delta);
+/** In a worker: the master's channel name is at id (a new worker's
+ *  start): the replica's channel, or the id it will go on from once made,
+ *  is brought up to it. */
+void ps_note_last(ps_hub_t *h, const char *name, size_t len, uint64_t id);
+/** Calls fn with the last id of every channel, and of every freed one
+ *  still remembered, of every hub (what a new worker is sent after the
+ *  history, for ps_note_last). */
+void ps_each_last(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len, uint64_t id),
+                  void *arg);
 /** Calls fn on every message in every hub's history, each channel's
  *  oldest first (what a new worker is sent before it serves). */
 void ps_each_history(void (*fn)(void *arg, ps_hub_t *h, const char *name, size_t len,

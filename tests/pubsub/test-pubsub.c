@@ -305,3 +305,74 @@ TEST_IMPL(pubsub_relay_pieces)
     ASSERT_OK(eddy_run(relay_main, NULL));
     return 0;
 }
+
+/* A freed channel's ids go on when it is made again (tombstones), also in
+ * a worker's replica told the master's last id (ps_note_last), and a new
+ * worker is told every channel's last id, freed ones included. */
+static void collect_last(void *arg, ps_hub_t *h, const char *name, size_t len, uint64_t id)
+{
+    uint64_t *out = arg;
+    (void)h;
+    if (len == 1 && name[0] == 'f')
+        out[0] = id;
+    if (len == 1 && name[0] == 'g')
+        out[1] = id;
+}
+
+static int tombs_main(void *arg)
+{
+    (void)arg;
+    ps_hub_t *h = ps_hub_acquire("/tombs/");
+    ps_limits_t l = {.history = 0, .max_channels = 4, .max_subscribers = 10};
+    rec_t a = {.ps.deliver = record};
+    ps_replay_t rp;
+    uint64_t id, last, got[2] = {0, 0};
+    size_t n, subs, hist;
+
+    ps_hub_set_limits(h, &l);
+    ASSERT_OK(ps_publish(h, &l, "f", 1, false, "x", 1, &id, &n));
+    ASSERT_OK(ps_publish(h, &l, "f", 1, false, "x", 1, &id, &n));
+    ASSERT_EQ(id, 2);
+    ASSERT_FALSE(ps_channel_info(h, &l, "f", 1, &last, &subs, &hist)); /* freed */
+    ASSERT_OK(ps_publish(h, &l, "f", 1, false, "x", 1, &id, &n));
+    ASSERT_EQ(id, 3); /* not 1 */
+    /* A subscriber with since=1 on the freed channel gets the gap 2..3. */
+    ASSERT_OK(ps_subscribe(h, &l, "f", 1, &a.ps, true, 1, &rp));
+    ASSERT_EQ(rp.gap_from, 2);
+    ASSERT_EQ(rp.gap_to, 3);
+    ps_unsubscribe(h, &a.ps);
+
+    /* A replica told the master's last id measures gaps against it. */
+    ps_note_last(h, "g", 1, 41);
+    ps_each_last(collect_last, got);
+    ASSERT_EQ(got[0], 3);
+    ASSERT_EQ(got[1], 41);
+    ASSERT_OK(ps_subscribe(h, &l, "g", 1, &a.ps, true, 40, &rp));
+    ASSERT_EQ(rp.gap_from, 41);
+    ASSERT_EQ(rp.gap_to, 41);
+    ps_note_last(h, "g", 1, 45); /* the channel exists: brought up to 45 */
+    ASSERT_TRUE(ps_channel_info(h, &l, "g", 1, &last, &subs, &hist));
+    ASSERT_EQ(last, 45);
+    ps_unsubscribe(h, &a.ps);
+
+    /* The memory is bounded: past max(max_channels, 1024) freed
+     * channels, the oldest are forgotten. */
+    char name[16];
+    for (int i = 0; i < 1100; i++) {
+        int len = snprintf(name, sizeof(name), "t%d", i);
+        ASSERT_OK(ps_publish(h, &l, name, (size_t)len, false, "x", 1, &id, &n));
+    }
+    got[0] = got[1] = 0;
+    ps_each_last(collect_last, got);
+    ASSERT_EQ(got[0], 0); /* "f" was among the oldest */
+    ASSERT_OK(ps_publish(h, &l, "t1099", 5, false, "x", 1, &id, &n));
+    ASSERT_EQ(id, 2);
+    ps_hub_release(h);
+    return 0;
+}
+
+TEST_IMPL(pubsub_ids_survive_free)
+{
+    ASSERT_OK(eddy_run(tombs_main, NULL));
+    return 0;
+}
