@@ -374,7 +374,10 @@ int eddy_listen_all(eddy_stream_t **servers, size_t max, const char *addr, int b
     return (int)n;
 }
 
-int eddy_listen_fd(eddy_stream_t **server, int fd)
+/* Wraps a stream socket made elsewhere (systemd's listener, an inherited
+ * socketpair end): 0 with *out, or UV_EINVAL if fd is not a stream socket
+ * that is (listening) or is not (!listening) accepting. */
+static int adopt_fd(int fd, bool listening, eddy_stream_t **out)
 {
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
@@ -392,41 +395,7 @@ int eddy_listen_fd(eddy_stream_t **server, int fd)
     optlen = sizeof(int);
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen) != 0)
         return uv_translate_sys_error(errno);
-    if (type != SOCK_STREAM || !accepting)
-        return UV_EINVAL;
-    if (ss.ss_family == AF_UNIX) {
-        rc = eddy__stream_new(&s, EDDY__STREAM_PIPE);
-        if (rc == 0 && (rc = uv_pipe_open(&s->u.pipe, fd)) != 0)
-            eddy__stream_discard(s);
-    } else {
-        rc = eddy__stream_new(&s, EDDY__STREAM_TCP);
-        if (rc == 0 && (rc = uv_tcp_open(&s->u.tcp, fd)) != 0)
-            eddy__stream_discard(s);
-    }
-    if (rc != 0)
-        return rc;
-    /* uv_listen calls listen() again, which only updates the backlog. */
-    return start_listening(s, SOMAXCONN, server);
-}
-
-int eddy_stream_open_fd(eddy_stream_t **out, int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
-    int accepting = 0, type = 0;
-    socklen_t optlen = sizeof(int);
-    eddy_stream_t *s;
-    int rc;
-
-    if (eddy_loop() == NULL)
-        return EDDY_ENOTASK;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0)
-        return uv_translate_sys_error(errno);
-    optlen = sizeof(int);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen) != 0)
-        return uv_translate_sys_error(errno);
-    if (type != SOCK_STREAM || accepting)
+    if (type != SOCK_STREAM || !accepting != !listening)
         return UV_EINVAL;
     if (ss.ss_family == AF_UNIX) {
         rc = eddy__stream_new(&s, EDDY__STREAM_PIPE);
@@ -440,6 +409,21 @@ int eddy_stream_open_fd(eddy_stream_t **out, int fd)
     if (rc == 0)
         *out = s;
     return rc;
+}
+
+int eddy_listen_fd(eddy_stream_t **server, int fd)
+{
+    eddy_stream_t *s;
+    int rc = adopt_fd(fd, true, &s);
+    if (rc != 0)
+        return rc;
+    /* uv_listen calls listen() again, which only updates the backlog. */
+    return start_listening(s, SOMAXCONN, server);
+}
+
+int eddy_stream_open_fd(eddy_stream_t **s, int fd)
+{
+    return adopt_fd(fd, false, s);
 }
 
 /* -------------------------------------------------------------- accepting */
