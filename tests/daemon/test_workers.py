@@ -12,6 +12,7 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eddytest import *  # noqa: E402,F401,F403
+from workerstest import children, pid_alive, workers  # noqa: E402,F401
 
 suite = Suite()
 
@@ -31,39 +32,12 @@ body = {body}
 """
 BROKEN = CONF + "[route /x]\ntype = return\ncolour = blue\n"
 BROKEN_LINE = len(BROKEN.splitlines())
-STARTED = r"started worker (\d+) \(pid (\d+), generation (\d+)\)"
 
 
 def start(name, conf=CONF, body="one", **kw):
     d = suite.start(conf.replace("{body}", body), name=name, **kw)
     d.wait_output(r"generation 1: 2 workers ready", 5)
     return d
-
-
-def workers(d):
-    """The live workers the master logged: {slot: pid} of the newest generation."""
-    found = {}
-    for slot, pid, gen in re.findall(STARTED, d.output()):
-        if pid_alive(int(pid)):
-            found[int(slot)] = (int(gen), int(pid))
-    newest = max((g for g, _ in found.values()), default=0)
-    return {s: p for s, (g, p) in found.items() if g == newest}
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def read_response(sock):

@@ -11,11 +11,12 @@ Which worker holds a connection is read with ss(8) (the server-side socket's
 pid for the client's local port).  EDDY_TEST_WORKERS=1 runs the counting test
 on one process, to check the test itself; the others skip then."""
 import os
-import subprocess
 import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eddytest import *  # noqa: E402,F401,F403
+from workerstest import pid_alive, server_pids  # noqa: E402
+from workerstest import workers as _workers  # noqa: E402
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -24,7 +25,6 @@ except ImportError:  # python3-prometheus-client (autogen.sh installs it)
 
 suite = Suite()
 WORKERS = int(os.environ.get("EDDY_TEST_WORKERS") or 2)
-STARTED = r"started worker (\d+) \(pid (\d+), generation (\d+)\)"
 BOUND = 60  # connections opened at most to get some on every worker
 
 CONF = """[server]
@@ -62,40 +62,8 @@ def need_workers():
 
 # ------------------------------------------------------------------ who serves what
 
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def workers(d, workers_n=WORKERS):
-    """{slot: pid} of the newest generation's live workers (from the log);
-    with one process, {1: its pid}."""
-    if workers_n == 1:
-        return {1: d.proc.pid}
-    found = {}
-    for slot, pid, gen in re.findall(STARTED, d.output()):
-        if pid_alive(int(pid)):
-            found[int(slot)] = (int(gen), int(pid))
-    newest = max((g for g, _ in found.values()), default=0)
-    return {s: p for s, (g, p) in found.items() if g == newest}
-
-
-SS_LINE = re.compile(r'\S+:(\d+)\s+\S+:(\d+)\s+users:\(\("[^"]*",pid=(\d+),')
-
-
-def server_pids(port):
-    p = subprocess.run(["ss", "-Htnp", "state", "established", "( sport = :%d )" % port],
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=scaled(10))
-    out = {}
-    for line in p.stdout.splitlines():
-        m = SS_LINE.search(line)
-        if m and int(m.group(1)) == port:
-            out[int(m.group(2))] = int(m.group(3))
-    return out
+    return _workers(d, workers_n)
 
 
 def holder(d, conn):
