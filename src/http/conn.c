@@ -38,6 +38,13 @@ enum feed_result { FEED_MORE, FEED_HEAD, FEED_MESSAGE, FEED_ERROR };
  * such as wrk do not retry.  A client idle for longer is closed at once. */
 #define DRAIN_IDLE_GRACE_MS 500
 
+/* What is left of a draining keep-alive connection's grace. */
+static uint64_t drain_grace_left(const http_conn_t *c)
+{
+    uint64_t end = c->idle_since + DRAIN_IDLE_GRACE_MS, now = eddy_now();
+    return end > now ? end - now : 0;
+}
+
 static enum feed_result feed(http_conn_t *c, int *status)
 {
     const char *p = c->in + c->in_parsed;
@@ -114,13 +121,11 @@ static ssize_t read_more(http_conn_t *c)
         ms = lim->keepalive_ms || c->nrequests > 0 ? lim->keepalive_ms : lim->header_ms;
         if (c->srv->draining && c->nrequests == 0 && ms > DRAIN_FIRST_REQUEST_MS)
             ms = DRAIN_FIRST_REQUEST_MS;
-        if (c->srv->draining && c->nrequests > 0) {
-            /* A client that just had its response may be sending its next
-             * request: it gets DRAIN_IDLE_GRACE_MS from that response
-             * (answered with Connection: close). */
-            uint64_t end = c->idle_since + DRAIN_IDLE_GRACE_MS, now = eddy_now();
-            ms = end > now ? end - now : 0;
-        }
+        /* A client that just had its response may be sending its next
+         * request: it gets DRAIN_IDLE_GRACE_MS from that response
+         * (answered with Connection: close). */
+        if (c->srv->draining && c->nrequests > 0)
+            ms = drain_grace_left(c);
     } else if (c->in_message && !c->head_done) {
         uint64_t now = eddy_now();
         ms = c->head_deadline > now ? c->head_deadline - now : 0;
@@ -128,7 +133,10 @@ static ssize_t read_more(http_conn_t *c)
         ms = lim->body_ms;
     }
     eddy_timeout_enter(&scope, ms);
+    if (c->idle)
+        c->idle_scope = &scope;
     n = eddy_read(c->stream, c->in + c->in_end, c->in_cap - c->in_end);
+    c->idle_scope = NULL;
     eddy_timeout_leave(&scope);
     if (n > 0) {
         c->in_end += (size_t)n;
@@ -348,19 +356,8 @@ static bool serve(http_conn_t *c)
                 return false;
         }
         ssize_t n = read_more(c);
-        if (n > 0) {
-            /* The drain cancels idle connections; one whose next request
-             * had just arrived (its task woken, not yet run) got that
-             * cancel pending: taken here, it would otherwise hit the
-             * handler's first wait (a file open, a publish) and fail the
-             * request the grace is meant to answer. */
-            if (c->idle && c->srv->draining && !c->drain_read && c->nrequests > 0 &&
-                eddy_cancelling(c->task)) {
-                c->drain_read = true;
-                eddy_yield();
-            }
+        if (n > 0)
             continue;
-        }
         if (n == UV_ETIMEDOUT && c->idle && c->srv->draining && c->nrequests > 0)
             return true; /* the grace is over; the last response may be in flight */
         if (n == UV_ETIMEDOUT && !c->idle) {
@@ -374,17 +371,10 @@ static bool serve(http_conn_t *c)
                 fail(c, 431, "request head larger than the input buffer");
             return true;
         }
-        /* A drain cancels idle connections: the first time, the read is
-         * tried again for what is left of the grace (the client may be
-         * sending its next request); after that (shutdown's deadline),
-         * the last response may still be in flight: linger. */
-        if (n == UV_ECANCELED && c->idle && c->srv->draining && c->nrequests > 0) {
-            if (!c->drain_read) {
-                c->drain_read = true;
-                continue;
-            }
+        /* Shutdown's deadline cancels what is left; an idle connection's
+         * last response may still be in flight: linger. */
+        if (n == UV_ECANCELED && c->idle && c->srv->draining && c->nrequests > 0)
             return true;
-        }
         return false; /* end of stream, keepalive timeout, shutdown, error */
     }
 }
@@ -493,9 +483,14 @@ void http_server_drain(http_server_t *srv, bool keep_sessions)
     srv->draining = true;
     srv->keep_sessions = keep_sessions;
     for (http_conn_t *c = srv->conns; c != NULL; c = c->next) {
-        /* A connection still waiting for its first request is left to
-         * read it (see DRAIN_FIRST_REQUEST_MS). */
-        if ((c->idle && c->nrequests > 0) || (c->session && !keep_sessions))
+        /* A keep-alive connection waiting for its next request gets what
+         * is left of its grace: its read's deadline moves, nothing is
+         * cancelled (a request that has just arrived is answered, not
+         * failed at its handler's first wait).  One still waiting for its
+         * first request is left to read it (DRAIN_FIRST_REQUEST_MS). */
+        if (c->idle && c->nrequests > 0 && c->idle_scope != NULL)
+            eddy_timeout_reschedule(c->idle_scope, drain_grace_left(c));
+        else if (c->session && !keep_sessions)
             eddy_cancel(c->task);
     }
 }

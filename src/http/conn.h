@@ -81,8 +81,10 @@ struct http_conn {
     bool close; /* after the current response */
     bool abort; /* answer now, read nothing more */
     bool idle;  /* waiting for a request's first byte */
-    bool drain_read;     /* the drain's cancel of an idle read was taken */
     uint64_t idle_since; /* when the last response was flushed */
+    /* The timeout of the read waiting for the next request, while it
+     * waits: a drain moves its deadline to the end of the grace. */
+    eddy_timeout_t *idle_scope;
 
     /* A handler waiting for the request body (http_response_defer). */
     http_body_fn defer;
