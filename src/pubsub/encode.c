@@ -9,47 +9,23 @@
 
 #include "pubsub/pubsub.h"
 
-static int reserve(ws_buf_t *b, size_t more)
-{
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + more)
-        cap *= 2;
-    uint8_t *d = realloc(b->data, cap);
-    if (d == NULL)
-        return UV_ENOMEM;
-    b->data = d;
-    b->cap = cap;
-    return 0;
-}
-
-static int put(ws_buf_t *b, const void *p, size_t n)
-{
-    if (reserve(b, n) < 0)
-        return UV_ENOMEM;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
 static int put_str(ws_buf_t *b, const char *s)
 {
-    return put(b, s, strlen(s));
+    return ws_buf_append(b, s, strlen(s));
 }
 
 static int put_u64(ws_buf_t *b, uint64_t v)
 {
     char t[24];
     int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
-    return put(b, t, (size_t)n);
+    return ws_buf_append(b, t, (size_t)n);
 }
 
 /* Base64 of the payload (binary messages in text encodings). */
 static int put_b64(ws_buf_t *b, const uint8_t *p, size_t n)
 {
     size_t out = BASE64_ENCODE_RAW_LENGTH(n);
-    if (reserve(b, out) < 0)
+    if (ws_buf_reserve(b, out) < 0)
         return UV_ENOMEM;
     base64_encode_raw((char *)b->data + b->len, n, p);
     b->len += out;
@@ -61,7 +37,7 @@ static int put_b64(ws_buf_t *b, const uint8_t *p, size_t n)
 static int put_json_text(ws_buf_t *b, const uint8_t *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (reserve(b, n + n / 8 + 8) < 0)
+    if (ws_buf_reserve(b, n + n / 8 + 8) < 0)
         return UV_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = p[i];
@@ -80,10 +56,10 @@ static int put_json_text(ws_buf_t *b, const uint8_t *p, size_t n)
             esc[4] = hex[c >> 4], esc[5] = hex[c & 15], el = 6;
         }
         if (el == 0) {
-            if (reserve(b, 1) < 0)
+            if (ws_buf_reserve(b, 1) < 0)
                 return UV_ENOMEM;
             b->data[b->len++] = c;
-        } else if (put(b, esc, el) < 0) {
+        } else if (ws_buf_append(b, esc, el) < 0) {
             return UV_ENOMEM;
         }
     }
@@ -120,7 +96,7 @@ static int put_data_lines(ws_buf_t *b, const uint8_t *p, size_t n)
         while (j < n && p[j] != '\n' && p[j] != '\r')
             j++;
         int rc = put_str(b, "data: ");
-        rc = rc ? rc : put(b, p + i, j - i);
+        rc = rc ? rc : ws_buf_append(b, p + i, j - i);
         rc = rc ? rc : put_str(b, "\n");
         if (rc || j == n)
             return rc;

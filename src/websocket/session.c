@@ -82,22 +82,10 @@ static int send_raw(ws_session_t *ws, const uint8_t *h, size_t hl, const void *p
         if (rc < 0)
             return rc;
     } else if (ws->corked && eddy_current() == ws->task) {
-        size_t need = ws->cork.len + hl + n;
-        if (need > ws->cork.cap) {
-            size_t cap = ws->cork.cap ? ws->cork.cap : 1024;
-            while (cap < need)
-                cap *= 2;
-            uint8_t *d = realloc(ws->cork.data, cap);
-            if (d == NULL)
-                return UV_ENOMEM;
-            ws->cork.data = d;
-            ws->cork.cap = cap;
-        }
-        memcpy(ws->cork.data + ws->cork.len, h, hl);
-        if (n)
-            memcpy(ws->cork.data + ws->cork.len + hl, p, n);
-        ws->cork.len = need;
-        return 0;
+        if (ws_buf_reserve(&ws->cork, hl + n) < 0)
+            return UV_ENOMEM;
+        ws_buf_append(&ws->cork, h, hl);
+        return ws_buf_append(&ws->cork, p, n);
     }
     uv_buf_t b[2] = {uv_buf_init((char *)h, (unsigned)hl), uv_buf_init((char *)p, (unsigned)n)};
     return ws_outq_send_bufs(&ws->out, b, n ? 2 : 1);
@@ -221,19 +209,7 @@ static int append(ws_session_t *ws, const uint8_t *p, size_t n)
 {
     if (ws->msg.len + n > ws->cfg.max_message)
         return -WS_CLOSE_TOO_BIG;
-    if (ws->msg.len + n > ws->msg.cap) {
-        size_t cap = ws->msg.cap ? ws->msg.cap : 4096;
-        while (cap < ws->msg.len + n)
-            cap *= 2;
-        uint8_t *d = realloc(ws->msg.data, cap);
-        if (d == NULL)
-            return UV_ENOMEM;
-        ws->msg.data = d;
-        ws->msg.cap = cap;
-    }
-    memcpy(ws->msg.data + ws->msg.len, p, n);
-    ws->msg.len += n;
-    return 0;
+    return ws_buf_append(&ws->msg, p, n);
 }
 
 /* The message in ws->msg is complete. */

@@ -187,6 +187,11 @@ typedef struct ws_buf {
     size_t len, cap;
 } ws_buf_t;
 
+/** Room for more bytes after len (doubling): 0 or UV_ENOMEM. */
+int ws_buf_reserve(ws_buf_t *b, size_t more);
+/** Appends n bytes: 0 or UV_ENOMEM. */
+int ws_buf_append(ws_buf_t *b, const void *p, size_t n);
+
 /** One connection's compressor and decompressor (zlib streams made on
  *  first use). */
 typedef struct ws_deflate {
