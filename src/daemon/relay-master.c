@@ -338,7 +338,7 @@ static void on_gather_req(peer_t *p, const parsed_t *r)
         (g->texts = calloc(n + 1, sizeof(*g->texts))) == NULL ||
         (g->lens = calloc(n + 1, sizeof(*g->lens))) == NULL)
         goto failed;
-    g->id = ++ms.next_gather ? ms.next_gather : ++ms.next_gather;
+    g->id = relay_next_id(&ms.next_gather);
     g->req = r->h.req;
     g->nalloc = n;
     g->asker = p;
@@ -487,7 +487,7 @@ int relay_master_add(int fd, pid_t pid, unsigned slot, unsigned gen)
         e = getenv("EDDY_RELAY_QUEUE_BYTES");
         ms.bytes_max = e != NULL && atoll(e) > 0 ? (uint64_t)atoll(e) : RELAY_QUEUE_BYTES;
     }
-    p->id = ++ms.next_id ? ms.next_id : ++ms.next_id;
+    p->id = relay_next_id(&ms.next_id);
     p->pid = pid;
     p->slot = slot;
     p->gen = gen;

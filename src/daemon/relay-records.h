@@ -68,6 +68,11 @@ int relay_reader_init(reader_t *r, eddy_stream_t *s);
 /** The next record: 0 with *p (valid until the next call), the read's
  *  error (UV_EOF), or UV_EPROTO for a malformed record. */
 int relay_next(reader_t *r, parsed_t *p);
+/** The next of a sequence of ids, skipping 0 (which means "none"). */
+static inline uint32_t relay_next_id(uint32_t *seq)
+{
+    return ++*seq != 0 ? *seq : ++*seq;
+}
 /** The hub named by len bytes at s (a record's, not terminated). */
 ps_hub_t *relay_find_hub(const char *s, size_t len);
 /** The hub a record names. */

@@ -78,7 +78,7 @@ static int request(pending_t *p, rec_t *h, const char *hub, size_t hl, const cha
     memset(p, 0, sizeof(*p));
     if (wk.error != 0)
         return wk.error;
-    p->req = h->req = ++wk.next_req ? wk.next_req : ++wk.next_req;
+    p->req = h->req = relay_next_id(&wk.next_req);
     eddy_event_init(&p->event);
     int rc = relay_post(&wk.out, relay_record(h, hub, hl, name, nl, data, n));
     if (rc < 0)

@@ -80,10 +80,7 @@ ps_hub_t *ps_hub_acquire(const char *name)
         return NULL;
     }
     h->refs = 1;
-    h->lim = (ps_limits_t){.history = 100,
-                           .history_ms = 3600 * 1000,
-                           .max_channels = 10000,
-                           .max_subscribers = 100000};
+    h->lim = PS_LIMITS_DEFAULT;
     h->next = hubs;
     hubs = h;
     return h;

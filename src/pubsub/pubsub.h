@@ -67,6 +67,13 @@ typedef struct ps_limits {
     size_t max_subscribers;  /* per hub */
 } ps_limits_t;
 
+/** The defaults (a pubsub route's, and a new hub's until one commits). */
+#define PS_LIMITS_DEFAULT                                                                          \
+    ((ps_limits_t){.history = 100,                                                                 \
+                   .history_ms = 3600 * 1000,                                                      \
+                   .max_channels = 10000,                                                          \
+                   .max_subscribers = 100000})
+
 typedef struct ps_hub ps_hub_t;
 
 /** The hub called name (created on first use), with a reference. */

@@ -194,10 +194,7 @@ static void ps_init(route_t *r)
 {
     pubsub_t *st = r->state;
     wsroute_init(&st->ws);
-    st->lim = (ps_limits_t){.history = 100,
-                            .history_ms = 3600 * 1000,
-                            .max_channels = 10000,
-                            .max_subscribers = 100000};
+    st->lim = PS_LIMITS_DEFAULT;
     st->queue = 256;
     parse_allow(st, "127.0.0.0/8, ::1");
 }
