@@ -7,16 +7,11 @@ logs a task that blocks the loop, with its request, and loop lag shows it.
 The stall is made on demand with EDDY_TEST_STALL=MS, which makes each scrape
 spin MS ms before it renders (honoured only when set: tests only)."""
 import os
-import re
 import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eddytest import *  # noqa: E402,F401,F403
-
-try:
-    from prometheus_client.parser import text_string_to_metric_families
-except ImportError:  # python3-prometheus-client (autogen.sh installs it)
-    text_string_to_metric_families = None
+from promtest import *  # noqa: E402,F401,F403
 
 suite = Suite()
 WWW = suite.path("www")
@@ -36,8 +31,6 @@ type = static
 root = {www}
 """
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def start(name, stall="100ms", env=None):
@@ -60,80 +53,8 @@ def scrape_text(d):
     return r.body.decode("utf-8")
 
 
-def samples(text):
-    """{(name, frozenset(labels)): value} of every sample line."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE.match(line)
-        ok(m, "sample line %r" % line)
-        labels = frozenset(LABEL.findall(m.group(2) or ""))
-        key = (m.group(1), labels)
-        ok(key not in out, "series %r given twice" % line)
-        out[key] = float(m.group(3))
-    return out
-
-
-def value(s, name, **labels):
-    key = (name, frozenset(labels.items()))
-    ok(key in s, "series %s%r in the scrape" % (name, labels))
-    return s[key]
-
-
 def scrape(d):
     return samples(scrape_text(d))
-
-
-def check_exposition(text):
-    """HELP and TYPE once per family, before its samples; histograms have
-    cumulative buckets ending in +Inf == _count, and a _sum."""
-    helps, types, seen_samples = {}, {}, set()
-    current = None
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            name = line.split(" ")[2]
-            ok(name not in helps, "HELP of %s given twice" % name)
-            ok(name not in seen_samples, "HELP of %s after its samples" % name)
-            helps[name] = True
-            current = name
-        elif line.startswith("# TYPE "):
-            _, _, name, typ = line.split(" ")
-            ok(name not in types, "TYPE of %s given twice" % name)
-            eq(name, current, "TYPE right after its HELP")
-            isin(typ, ("counter", "gauge", "histogram"), "type of %s" % name)
-            types[name] = typ
-        elif line:
-            name = SAMPLE.match(line).group(1)
-            family = current
-            ok(name == family or (types[family] == "histogram" and name in (
-                family + "_bucket", family + "_sum", family + "_count")),
-                "sample %s under family %s" % (name, family))
-            ok(name.startswith("eddy_"), "%s has the eddy_ prefix" % name)
-            seen_samples.add(family)
-    eq(set(helps), set(types), "families with both HELP and TYPE")
-    for name, typ in types.items():
-        if typ == "counter":
-            ok(name.endswith("_total"), "counter %s ends in _total" % name)
-    s = samples(text)
-    for name, typ in types.items():
-        if typ != "histogram":
-            continue
-        series = {}
-        for (n, labels), v in s.items():
-            if n == name + "_bucket":
-                rest = frozenset(kv for kv in labels if kv[0] != "le")
-                le = dict(labels)["le"]
-                series.setdefault(rest, []).append((float(le), v))
-        ok(series, "histogram %s has series" % name)
-        for rest, buckets in series.items():
-            buckets.sort()
-            eq(buckets[-1][0], float("inf"), "%s ends with le=+Inf" % name)
-            counts = [v for _, v in buckets]
-            eq(counts, sorted(counts), "%s%s buckets cumulative" % (name, dict(rest)))
-            eq(counts[-1], s[(name + "_count", rest)], "%s +Inf == _count" % name)
-            ok((name + "_sum", rest) in s, "%s_sum%s" % (name, dict(rest)))
-    return types
 
 
 @suite.test("requests, bytes and connections move the counters")
