@@ -40,30 +40,6 @@ def start(name, conf=CONF, body="one", **kw):
     return d
 
 
-def read_response(sock):
-    """(status, close) of one response on sock; raises EOFError on a close
-    before its first byte."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            if buf:
-                raise ConnectionError("closed mid-head after %r" % buf[:80])
-            raise EOFError()
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    hdrs = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
-    need = int(hdrs.get("content-length", "0"))
-    while len(rest) < need:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("closed mid-body")
-        rest += chunk
-    return status, hdrs.get("connection", "").lower() == "close"
-
-
 @suite.test("workers = 2: two worker processes serve, the master only supervises")
 def _():
     d = start("serve")

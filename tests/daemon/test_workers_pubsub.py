@@ -184,6 +184,23 @@ def _():
 
 # ------------------------------------------------------------------ 2. history, since, gaps
 
+def publish_synced(d, posters, path, tag, n=10):
+    """Publishes n messages on the workers in turn, ids 1..n, with a live v1
+    subscriber on every worker that tells when each worker has them all
+    (the answer to a POST does not wait for the other workers): (those
+    subscribers, [(id, body, binary)])."""
+    order = sorted(posters)
+    sync = subscribers(d, ("v1",), path)
+    sent = []
+    for i in range(1, n + 1):
+        k, _ = publish_on(posters[order[i % len(order)]], path, "%s%d" % (tag, i))
+        sent.append((k, b"%s%d" % (tag.encode(), i), False))
+    eq([k for k, _, _ in sent], list(range(1, n + 1)), "ids")
+    for sub in sync:
+        sub.expect(sent)
+    return sync, sent
+
+
 @suite.test("?since=5 and Last-Event-ID: 5 on either worker replay ids 6..10, then live ones")
 def _():
     d = shared()
@@ -191,16 +208,8 @@ def _():
     subs = []
     try:
         order = sorted(posters)
-        sent = []
-        # Live subscribers on every worker tell when each has all 10.
-        sync = subscribers(d, ("v1",), "/ps/hist")
+        sync, sent = publish_synced(d, posters, "/ps/hist", "h")
         subs += sync
-        for i in range(1, 11):
-            n, _ = publish_on(posters[order[i % len(order)]], "/ps/hist", "h%d" % i)
-            eq(n, i, "id of publish #%d" % i)
-            sent.append((n, b"h%d" % i, False))
-        for s in sync:
-            s.expect(sent)
         late = subscribers(d, KINDS + ("sse-leid",), "/ps/hist", since=5)
         subs += late
         for s in late:
@@ -225,17 +234,8 @@ def _():
     subs = []
     try:
         order = sorted(posters)
-        sent = []
-        # Live subscribers on every worker tell when each has all 10: the
-        # answer to a POST does not wait for the other workers.
-        sync = subscribers(d, ("v1",), "/pg/gap")
+        sync, sent = publish_synced(d, posters, "/pg/gap", "g")
         subs += sync
-        for i in range(1, 11):
-            n, _ = publish_on(posters[order[i % len(order)]], "/pg/gap", "g%d" % i)
-            sent.append((n, b"g%d" % i, False))
-        eq([n for n, _, _ in sent], list(range(1, 11)), "ids")
-        for s in sync:
-            s.expect(sent)
         late = subscribers(d, KINDS + ("sse-leid",), "/pg/gap", since=2)
         subs += late
         for s in late:
