@@ -51,24 +51,12 @@ type = static
 root = $D/www
 INI
 
-# start NAME COMMAND...: runs a server on CPU 0 and waits until it answers.
-start() {
-    local name=$1
-    shift
-    taskset -c 0 "$@" > "$D/$name.out" 2>&1 &
-    pid[$name]=$!
-    for _ in $(seq 50); do
-        curl -fsS -o /dev/null "http://127.0.0.1:${port[$name]}/hello.txt" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "note: $name did not start (see $D/$name.out); skipped"
-    kill "${pid[$name]}" 2>/dev/null
-    unset "pid[$name]"
-}
+SERVER_CPU=0
+READY_PATH=/hello.txt
+. "$here/servers.sh"
 
 fill() { sed -e "s|@DIR@|$D|g" -e "s|@PORT@|${port[$1]}|g" "$here/peers/$2" > "$D/$2"; }
 
-stop_all() { for p in "${pid[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap stop_all EXIT
 
 start eddy "$eddy" -c "$D/eddy.ini"

@@ -50,33 +50,10 @@ mkdir -p "$D/nchan-tmp"
 cc -O2 -o "$D/wsfan" "$here/wsfan.c" 2>"$D/wsfan-cc.out" ||
     { echo "cannot build wsfan.c (see $D/wsfan-cc.out)"; exit 2; }
 
-up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start NAME COMMAND...: runs a server on CPU 0 and waits until it listens.
-start() {
-    local name=$1
-    shift
-    taskset -c 0 "$@" > "$D/$name.out" 2>&1 &
-    pid[$name]=$!
-    for _ in $(seq 100); do
-        up "${port[$name]}" && return 0
-        kill -0 "${pid[$name]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "note: $name did not start (see $D/$name.out); skipped"
-    kill "${pid[$name]}" 2>/dev/null
-    unset "pid[$name]"
-}
-
-stop_all() { for p in "${pid[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+SERVER_CPU=0
+. "$here/servers.sh"
 trap stop_all EXIT
-
-for name in "${!port[@]}"; do
-    if up "${port[$name]}"; then
-        echo "port ${port[$name]} ($name) is already in use"
-        exit 2
-    fi
-done
+ports_free
 
 sed -e "s|@PORT@|${port[eddy]}|g" "$here/peers/eddy-pubsub.ini" > "$D/eddy-pubsub.ini"
 start eddy "$eddy" -c "$D/eddy-pubsub.ini"

@@ -85,22 +85,10 @@ for s in nginx1 nginx2; do
         -e "s|@DIR@|$D|g" -e "s|@PORT@|${port[$s]}|g" "$here/peers/nginx.conf" > "$D/$s.conf"
 done
 
-# start NAME COMMAND...: runs a server (not pinned) and waits until it answers.
-start() {
-    local name=$1
-    shift
-    "$@" > "$D/$name.out" 2>&1 &
-    pid[$name]=$!
-    for _ in $(seq 100); do
-        curl -fsS -o /dev/null "http://127.0.0.1:${port[$name]}/hello.txt" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "note: $name did not start (see $D/$name.out); skipped"
-    kill "${pid[$name]}" 2>/dev/null
-    unset "pid[$name]"
-}
+SERVER_CPU=
+READY_PATH=/hello.txt
+. "$here/servers.sh"
 
-stop_all() { for p in "${pid[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap stop_all EXIT
 
 # children PID: the pids of PID's child processes.

@@ -35,7 +35,7 @@ cc -O2 -o "$D/wsfan" "$here/wsfan.c" 2>"$D/wsfan-cc.out" ||
     { echo "cannot build wsfan.c (see $D/wsfan-cc.out)"; exit 2; }
 sed -e "s|@PORT@|${port[eddy]}|g" "$here/peers/eddy-pubsub.ini" > "$D/eddy-pubsub.ini"
 
-up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$here/servers.sh" # up
 stop() { [ -z "$spid" ] || { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }; spid=; }
 trap stop EXIT
 
